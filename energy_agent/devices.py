@@ -1,0 +1,171 @@
+"""Device capabilities as small Protocols, and the registrations a plugin hands to the core.
+
+A plugin registers a `DeviceType` (a factory that builds devices from its config section), a
+`StandalonePolicy` (how the agent plans on its own), or a `PriceSourceType`. Async work lives on the
+objects these build, never in the hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+
+from energy_agent.clock import Clock
+from energy_agent.domain import DeviceCapabilities, DeviceStatus, Period, PriceCurve, Schedule
+
+
+@runtime_checkable
+class ScheduleTarget(Protocol):
+    """Accepts a schedule; returns only once the device has accepted it (raises DeviceError otherwise)."""
+
+    async def apply_schedule(self, schedule: Schedule) -> None:
+        """Make `schedule` the one the device follows."""
+        ...
+
+
+@runtime_checkable
+class ScheduleClearer(Protocol):
+    """Removes the schedule and stops the device running."""
+
+    async def clear_schedule(self) -> None:
+        """Clear whatever schedule is in force on the device."""
+        ...
+
+
+@runtime_checkable
+class StatusReader(Protocol):
+    """Reads the device's live status."""
+
+    async def read_status(self) -> DeviceStatus:
+        """Current readings; raises DeviceError when they cannot be read."""
+        ...
+
+
+@runtime_checkable
+class Device(ScheduleTarget, ScheduleClearer, StatusReader, Protocol):
+    """A controllable device: identity, what it accepts, and its lifecycle."""
+
+    device_type: str
+    """Topic segment of the device family, e.g. `charge-amps`."""
+    topic_id: str
+    """Id of this device in MQTT topics, `[A-Za-z0-9_-]+`."""
+    name: str
+    """Human-readable name."""
+    capabilities: DeviceCapabilities
+    """Limits the device accepts."""
+    status_interval_s: float
+    """How often the core polls `read_status`."""
+
+    async def start(self) -> None:
+        """Open connections; called once before any other call."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; called once at shutdown."""
+        ...
+
+
+class MqttAccess(Protocol):
+    """The part of the agent's MQTT connection that plugins may use."""
+
+    async def publish(self, topic: str, payload: bytes | str, *, qos: int = 1, retain: bool = False) -> None:
+        """Publish now; raises when the broker is not connected."""
+        ...
+
+    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], Awaitable[None]]) -> None:
+        """Call `handler(topic, payload)` for each message; kept across reconnects."""
+        ...
+
+
+@dataclass(frozen=True)
+class DeviceContext:
+    """What the core hands to a device factory."""
+
+    clock: Clock
+    timezone: ZoneInfo
+    state_dir: Path
+    mqtt: MqttAccess
+
+
+@dataclass(frozen=True)
+class DeviceType:
+    """A kind of device a plugin provides, built from the config section `config_section`."""
+
+    name: str
+    """Topic segment of the family, e.g. `charge-amps`."""
+    config_section: str
+    """Top-level config key the plugin owns, e.g. `chargeamps`."""
+    config_model: type[BaseModel]
+    """Pydantic model validating that section (extra keys forbidden)."""
+    create: Callable[[Any, DeviceContext], Sequence[Device]]
+    """Build the devices from the validated section."""
+    default_policy: str | None = None
+    """Name of the standalone policy used for these devices."""
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """Input to a standalone policy."""
+
+    prices: PriceCurve
+    now: datetime
+    timezone: ZoneInfo
+    price_threshold_eur_kwh: float | None
+    top_x_charge_count: int
+    max_current_a: float | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A policy's answer: every selected period (ended ones too) and why."""
+
+    periods: tuple[Period, ...]
+    threshold_active: bool = False
+    no_eligible_slots: bool = False
+    warnings: tuple[str, ...] = ()
+    explanation: Mapping[str, Any] = field(default_factory=dict)
+    """JSON-ready explanation, the shape `energy-agent plan --json` prints under `days`."""
+
+
+@dataclass(frozen=True)
+class StandalonePolicy:
+    """A pure planning function: prices in, periods out; no I/O."""
+
+    name: str
+    plan: Callable[[PlanRequest], Plan]
+
+
+class PriceSink(Protocol):
+    """Where a price source delivers curves and problems."""
+
+    async def update(self, curve: PriceCurve) -> None:
+        """A new valid curve."""
+        ...
+
+    def error(self, message: str) -> None:
+        """Fetching or parsing failed; the last good curve stays in use."""
+        ...
+
+
+class PriceSource(Protocol):
+    """A running source of price curves."""
+
+    async def run(self, sink: PriceSink) -> None:
+        """Deliver curves to `sink` until cancelled."""
+        ...
+
+
+@dataclass(frozen=True)
+class PriceSourceType:
+    """A kind of price source, selected by `prices.source` in the config."""
+
+    name: str
+    config_model: type[BaseModel]
+    """Validates the `prices:` section; must have a `source: Literal[name]` field."""
+    create: Callable[[Any, DeviceContext], PriceSource]

@@ -1,0 +1,1 @@
+"""Charge Amps EV charger plugin for energy-agent."""
