@@ -1,0 +1,1 @@
+"""Built-in plugins, registered through the same hooks third-party plugins use."""

@@ -1,0 +1,1 @@
+"""Built-in price sources (placeholder until the price-source work lands)."""
