@@ -1,0 +1,72 @@
+"""Async clients of the Charge Amps cloud: the user-app API (schedules) and the official API v5."""
+
+from energy_agent_chargeamps.client.auth import TokenManager, TokenSet, token_expiry
+from energy_agent_chargeamps.client.errors import (
+    ChargeAmpsAuthError,
+    ChargeAmpsConnectionError,
+    ChargeAmpsError,
+    ChargeAmpsRateLimitError,
+    ChargeAmpsRequestError,
+    ChargeAmpsResponseError,
+    ChargeAmpsServerError,
+    ChargeAmpsTimeoutError,
+    to_device_error,
+)
+from energy_agent_chargeamps.client.http import RetryPolicy, SleepFn
+from energy_agent_chargeamps.client.official import OFFICIAL_BASE_URL, OfficialClient
+from energy_agent_chargeamps.client.userapp import USERAPP_BASE_URL, UserAppClient
+from energy_agent_chargeamps.client.wire import (
+    ChargePointSettings,
+    ChargePointStatus,
+    ConnectorSettings,
+    ConnectorStatus,
+    Measurement,
+    OfficialChargePoint,
+    OfficialConnector,
+    OfficialLoginResponse,
+    SchedulePeriod,
+    SmartChargingSchedule,
+    StartAuth,
+    TokenRefreshResponse,
+    UserAppChargePoint,
+    UserAppConnector,
+    UserAppLoginResponse,
+    ViewConnectorSettings,
+)
+
+__all__ = [
+    "OFFICIAL_BASE_URL",
+    "USERAPP_BASE_URL",
+    "ChargeAmpsAuthError",
+    "ChargeAmpsConnectionError",
+    "ChargeAmpsError",
+    "ChargeAmpsRateLimitError",
+    "ChargeAmpsRequestError",
+    "ChargeAmpsResponseError",
+    "ChargeAmpsServerError",
+    "ChargeAmpsTimeoutError",
+    "ChargePointSettings",
+    "ChargePointStatus",
+    "ConnectorSettings",
+    "ConnectorStatus",
+    "Measurement",
+    "OfficialChargePoint",
+    "OfficialClient",
+    "OfficialConnector",
+    "OfficialLoginResponse",
+    "RetryPolicy",
+    "SchedulePeriod",
+    "SleepFn",
+    "SmartChargingSchedule",
+    "StartAuth",
+    "TokenManager",
+    "TokenRefreshResponse",
+    "TokenSet",
+    "UserAppChargePoint",
+    "UserAppClient",
+    "UserAppConnector",
+    "UserAppLoginResponse",
+    "ViewConnectorSettings",
+    "to_device_error",
+    "token_expiry",
+]
