@@ -72,8 +72,8 @@ class Period:
         return self.start <= when < self.end
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON form used in state files and payloads."""
-        data: dict[str, Any] = {"start": isoformat(self.start), "end": isoformat(self.end)}
+        """The JSON form used in the state file (full precision, so it round-trips exactly)."""
+        data: dict[str, Any] = {"start": self.start.isoformat(), "end": self.end.isoformat()}
         if self.max_current_a is not None:
             data["max_current"] = self.max_current_a
         return data
@@ -159,7 +159,7 @@ class Schedule:
             "source": self.source.value,
             "periods": [p.to_json() for p in self.periods],
             "max_current": self.max_current_a,
-            "expires_at": isoformat(self.expires_at),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "command_id": self.command_id,
         }
 
@@ -200,9 +200,7 @@ class PriceCurve:
     def __post_init__(self) -> None:
         for earlier, later in zip(self.slots, self.slots[1:], strict=False):
             if later.start < earlier.end:
-                raise ValueError(
-                    f"price slots overlap or are unsorted at {later.start.isoformat()}"
-                )
+                raise ValueError(f"price slots overlap or are unsorted at {later.start.isoformat()}")
 
     @classmethod
     def from_slots(cls, slots: Sequence[PriceSlot]) -> PriceCurve:

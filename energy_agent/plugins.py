@@ -46,13 +46,11 @@ def get_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManage
             if (only is not None and entry_point.name not in only) or entry_point.name in disabled:
                 log.info("plugin %s not loaded (%s/%s)", entry_point.name, ONLY_ENV, DISABLE_ENV)
                 continue
-            if pm.get_plugin(entry_point.name) is not None:
-                continue
             try:
-                plugin = entry_point.load()
+                # pluggy's own loader records the distribution, so `energy-agent plugins` can show versions.
+                pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=entry_point.name)
             except Exception as exc:  # a broken plugin must say which one broke
                 raise PluginError(f"plugin {entry_point.name!r} ({entry_point.value}) failed to load: {exc}") from exc
-            pm.register(plugin, name=entry_point.name)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
@@ -108,10 +106,10 @@ class PluginInfo:
 
 def describe(pm: pluggy.PluginManager) -> list[PluginInfo]:
     """The loaded plugins with their distribution versions and implemented hooks."""
-    dists = {name: dist for name, dist in pm.list_plugin_distinfo()}
+    dists = pm.list_plugin_distinfo()
     infos = []
     for name, plugin in pm.list_name_plugin():
-        dist = next((d for p, d in dists.items() if p is plugin), None)
+        dist = next((d for p, d in dists if p is plugin), None)
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
         infos.append(PluginInfo(name=name, version=dist.version if dist else None, hooks=hooks))
     return infos

@@ -1,0 +1,5 @@
+"""`python -m energy_agent` runs the CLI."""
+
+from energy_agent.cli import main
+
+main()

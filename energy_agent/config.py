@@ -1,0 +1,247 @@
+"""Configuration: a YAML file, overridden by `ENERGY_AGENT_…` environment variables (`__` nests).
+
+The settings class is built at run time so that plugin sections (`chargeamps:`, …) and the chosen price
+source are validated by the plugins' own models, with the same per-key error lines as the core's keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import functools
+import operator
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from energy_agent.domain import OperationMode
+from energy_agent.errors import ConfigError
+from energy_agent.plugins import Registry
+
+CONFIG_ENV = "ENERGY_AGENT_CONFIG"
+ENV_PREFIX = "ENERGY_AGENT_"
+TOPIC_SEGMENT = r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$"
+SECRET_KEY_PARTS = ("password", "token", "api_key", "secret")
+
+
+def machine_timezone() -> str:
+    """The machine's IANA zone name (TZ, /etc/timezone, /etc/localtime), else UTC."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text().strip())
+    try:
+        target = str(Path("/etc/localtime").resolve())
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for name in candidates:
+        if name:
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+            return name
+    return "UTC"
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MqttSettings(Section):
+    """The broker connection."""
+
+    host: str = Field("127.0.0.1", description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is usual with TLS).")
+    username: str | None = Field(None, description="User name, if the broker asks for one.")
+    password: SecretStr | None = Field(None, description="Password; never logged or printed.")
+    tls: bool = Field(False, description="Connect with TLS.")
+    ca_file: Path | None = Field(None, description="CA bundle that signs the broker's certificate (TLS).")
+    client_id: str = Field("energy-agent", min_length=1, max_length=64, description="MQTT client id.")
+    hems_prefix: str = Field("hems", pattern=TOPIC_SEGMENT, description="First topic level(s) of the HEMS contract.")
+    discovery_prefix: str = Field(
+        "homeassistant", pattern=TOPIC_SEGMENT, description="Home Assistant MQTT discovery prefix."
+    )
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive interval.")
+    reconnect_min_s: float = Field(1.0, gt=0, le=60, description="First reconnect delay; doubles up to the max.")
+    reconnect_max_s: float = Field(60.0, gt=0, le=3600, description="Longest delay between reconnect attempts.")
+
+
+class StandaloneSettings(Section):
+    """Standalone planning: charge at the cheapest price levels, never above the cap."""
+
+    price_threshold: float | None = Field(
+        0.25, ge=-10, le=10, description="Cap in EUR/kWh: never charge in a slot priced above it; null = no cap."
+    )
+    top_x_charge_count: int = Field(
+        16, ge=1, le=1000, description="How many of the lowest unique price levels to charge at."
+    )
+
+
+class HemsSettings(Section):
+    """HEMS mode: liveness of the HEMS and what happens when it goes silent."""
+
+    timeout_s: float = Field(
+        900, gt=0, le=7 * 86400, description="The HEMS counts as connected this long after it was last heard."
+    )
+    fallback: Literal["none", "standalone"] = Field(
+        "none", description="After the timeout: keep the HEMS schedule (none) or plan standalone until it returns."
+    )
+
+
+class CoreSettings(BaseSettings):
+    """The core's keys. Plugin sections and `prices` are added by `settings_class`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True, validate_default=True
+    )
+
+    operation_mode: OperationMode = Field(OperationMode.STANDALONE, description="standalone | hems.")
+    timezone: str = Field(default_factory=machine_timezone, description="IANA zone; default: the machine's.")
+    state_dir: Path = Field(Path("./state"), description="Where the agent keeps its state file.")
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    standalone: StandaloneSettings = Field(default_factory=StandaloneSettings)
+    hems: HemsSettings = Field(default_factory=HemsSettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            close = difflib.get_close_matches(value, sorted(available_timezones()), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown IANA time zone {value!r}{hint}") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The configured zone as a ZoneInfo."""
+        return ZoneInfo(self.timezone)
+
+    def section(self, name: str) -> Any:
+        """A plugin's validated section, or None when the file has none."""
+        return getattr(self, name, None)
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Hands the parsed YAML document to pydantic-settings, below the environment in priority."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def settings_class(registry: Registry) -> type[CoreSettings]:
+    """The settings class for the loaded plugins: core keys, `prices` and every plugin section."""
+    fields: dict[str, Any] = {}
+    sources = [t.config_model for t in registry.price_sources.values()]
+    if sources:
+        union: Any = sources[0]
+        if len(sources) > 1:
+            union = Annotated[functools.reduce(operator.or_, sources), Field(discriminator="source")]
+        fields["prices"] = (union | None, Field(None, description="Where standalone mode reads prices."))
+    for name, model in registry.all_sections.items():
+        if name in CoreSettings.model_fields:
+            raise ConfigError([f"{name}: a plugin claims a section name the core uses"])
+        fields[name] = (model | None, Field(None, description=model.__doc__ or name))
+    return create_model("Settings", __base__=CoreSettings, **fields)
+
+
+def _is_secret(path: str) -> bool:
+    return any(part in path for part in SECRET_KEY_PARTS)
+
+
+def _format_error(error: Any, allowed: dict[str, list[str]]) -> str:
+    loc = [str(part) for part in error["loc"] if not (isinstance(part, str) and part.endswith("]"))]
+    # A discriminated union puts the tag in the location: `prices.file.path` → `prices.path`.
+    if len(loc) > 1 and loc[0] == "prices":
+        loc = [loc[0], *loc[2:]] if loc[1] in allowed.get("__price_sources__", []) else loc
+    path = ".".join(loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        parent = ".".join(loc[:-1])
+        close = difflib.get_close_matches(loc[-1], allowed.get(parent, []), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{path}: unknown key{hint}"
+    message = error["msg"].removeprefix("Value error, ")
+    if "input" in error and not _is_secret(path) and error["type"] not in ("missing", "value_error"):
+        shown = repr(error["input"])
+        if len(shown) <= 60:
+            message += f" (got {shown})"
+    return f"{path}: {message}"
+
+
+def _allowed_keys(
+    model: type[BaseModel], prefix: str = "", out: dict[str, list[str]] | None = None
+) -> dict[str, list[str]]:
+    out = {} if out is None else out
+    out[prefix] = list(model.model_fields)
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        for candidate in getattr(annotation, "__args__", (annotation,)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                _allowed_keys(candidate, f"{prefix}.{name}".lstrip("."), out)
+    return out
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse the YAML config file; a missing file or a syntax error is a ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"config file {path}: not found"]) from None
+    except OSError as exc:
+        raise ConfigError([f"config file {path}: cannot be read ({exc.strerror})"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError([f"config file {path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"config file {path}: the top level must be a mapping of keys, got {type(data).__name__}"])
+    return data
+
+
+def load_settings(registry: Registry, path: Path | None = None, *, environ: bool = True) -> CoreSettings:
+    """Validate the config file (or `ENERGY_AGENT_CONFIG`) plus the environment; ConfigError lists every fault."""
+    if path is None and os.environ.get(CONFIG_ENV):
+        path = Path(os.environ[CONFIG_ENV])
+    data = read_config_file(path) if path is not None else {}
+    cls = settings_class(registry)
+
+    class _Loaded(cls):  # type: ignore[valid-type, misc]
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            env = (env_settings,) if environ else ()
+            return (init_settings, *env, _FileSource(settings_cls, data))
+
+    try:
+        return _Loaded()
+    except ValidationError as exc:
+        allowed = _allowed_keys(cls)
+        allowed["__price_sources__"] = list(registry.price_sources)
+        raise ConfigError([_format_error(e, allowed) for e in exc.errors()]) from None

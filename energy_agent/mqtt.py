@@ -1,0 +1,228 @@
+"""The agent's one MQTT connection: a reconnect loop with capped, jittered backoff, resubscription,
+an availability topic (retained `online`, last will `offline`) and dispatch of messages to handlers.
+
+aiomqtt's client is reusable but not reentrant, so this module owns the reconnect loop (as aiomqtt's
+docs advise). Backoff sleeps are real network waits and use asyncio directly, not the injected clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from energy_agent.config import MqttSettings
+
+log = logging.getLogger(__name__)
+
+ONLINE = "online"
+OFFLINE = "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A received message with the MQTT 5 request/response properties the contract uses."""
+
+    topic: str
+    payload: bytes
+    retain: bool = False
+    response_topic: str | None = None
+    correlation_data: bytes | None = None
+
+
+MessageHandler = Callable[[InboundMessage], Awaitable[None]]
+ConnectListener = Callable[[], Awaitable[None]]
+
+
+class NotConnectedError(ConnectionError):
+    """Publishing was attempted while the broker connection is down."""
+
+
+class MqttBus:
+    """One broker connection shared by the core and plugins; see the module docstring."""
+
+    def __init__(self, settings: MqttSettings, *, availability_topic: str) -> None:
+        self.settings = settings
+        self.availability_topic = availability_topic
+        self._handlers: list[tuple[str, MessageHandler]] = []
+        self._connect_listeners: list[ConnectListener] = []
+        self._disconnect_listeners: list[Callable[[], None]] = []
+        self._client: aiomqtt.Client | None = None
+        self._connected = asyncio.Event()
+        self._stopping = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.reconnects = 0
+        self.last_error: str | None = None
+
+    @property
+    def connected(self) -> bool:
+        """True while the broker connection is up."""
+        return self._connected.is_set()
+
+    async def wait_connected(self, timeout_s: float | None = None) -> None:
+        """Wait until the connection is up."""
+        async with asyncio.timeout(timeout_s):
+            await self._connected.wait()
+
+    def on_connect(self, listener: ConnectListener) -> None:
+        """Run `listener` after every (re)connect, once subscriptions are in place."""
+        self._connect_listeners.append(listener)
+
+    def on_disconnect(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever the connection is lost."""
+        self._disconnect_listeners.append(listener)
+
+    def subscribe_messages(self, topic_filter: str, handler: MessageHandler) -> None:
+        """Deliver every message matching `topic_filter` to `handler`; kept across reconnects."""
+        self._handlers.append((topic_filter, handler))
+        if self._client is not None and self.connected:
+            self._spawn(self._subscribe_one(self._client, topic_filter))
+
+    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], Awaitable[None]]) -> None:
+        """The plugin-facing form of `subscribe_messages` (see `MqttAccess`)."""
+
+        async def adapt(message: InboundMessage) -> None:
+            await handler(message.topic, message.payload)
+
+        self.subscribe_messages(topic_filter, adapt)
+
+    async def publish(
+        self,
+        topic: str,
+        payload: bytes | str,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        correlation_data: bytes | None = None,
+    ) -> None:
+        """Publish now; raises NotConnectedError while disconnected (retained state is republished on connect)."""
+        client = self._client
+        if client is None or not self.connected:
+            raise NotConnectedError(f"not connected to the broker; {topic} not published")
+        properties = None
+        if correlation_data is not None:
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            properties.CorrelationData = correlation_data
+        try:
+            await client.publish(topic, payload, qos=qos, retain=retain, properties=properties, timeout=10)
+        except aiomqtt.MqttError as exc:
+            raise NotConnectedError(f"publish to {topic} failed: {exc}") from exc
+
+    def _make_client(self) -> aiomqtt.Client:
+        settings = self.settings
+        tls_context = None
+        if settings.tls:
+            tls_context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
+        return aiomqtt.Client(
+            settings.host,
+            settings.port,
+            username=settings.username,
+            password=settings.password.get_secret_value() if settings.password else None,
+            identifier=settings.client_id,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            will=aiomqtt.Will(self.availability_topic, OFFLINE, qos=1, retain=True),
+            keepalive=settings.keepalive_s,
+            tls_context=tls_context,
+            timeout=10,
+        )
+
+    async def _subscribe_one(self, client: aiomqtt.Client, topic_filter: str) -> None:
+        try:
+            await client.subscribe(topic_filter, qos=1, timeout=10)
+        except aiomqtt.MqttError as exc:
+            log.warning("subscribing to %s failed: %s", topic_filter, exc)
+
+    async def run(self) -> None:
+        """Connect, serve, and reconnect until `stop` is called."""
+        delay_s = self.settings.reconnect_min_s
+        where = f"{self.settings.host}:{self.settings.port}"
+        while not self._stopping:
+            try:
+                async with self._make_client() as client:
+                    self._client = client
+                    for topic_filter in dict.fromkeys(f for f, _ in self._handlers):
+                        await client.subscribe(topic_filter, qos=1, timeout=10)
+                    await client.publish(self.availability_topic, ONLINE, qos=1, retain=True, timeout=10)
+                    self._connected.set()
+                    self.last_error = None
+                    delay_s = self.settings.reconnect_min_s
+                    log.info("connected to MQTT broker %s as %s", where, self.settings.client_id)
+                    for listener in self._connect_listeners:
+                        self._spawn(listener())
+                    async for message in client.messages:
+                        self._dispatch(message)
+            except aiomqtt.MqttError as exc:
+                self.last_error = _describe(exc)
+                if self.connected:
+                    log.warning("lost the MQTT broker %s: %s", where, self.last_error)
+                else:
+                    log.warning("cannot connect to MQTT broker %s: %s", where, self.last_error)
+            finally:
+                was_connected = self.connected
+                self._client = None
+                self._connected.clear()
+                if was_connected:
+                    self.reconnects += 1
+                    for on_lost in self._disconnect_listeners:
+                        on_lost()
+            if self._stopping:
+                break
+            wait_s = random.uniform(delay_s / 2, delay_s)
+            log.info("reconnecting to %s in %.1f s", where, wait_s)
+            await asyncio.sleep(wait_s)
+            delay_s = min(delay_s * 2, self.settings.reconnect_max_s)
+
+    async def announce_offline(self, timeout_s: float = 2.0) -> None:
+        """Stop reconnecting and publish `offline` while the connection is still up (graceful shutdown)."""
+        self._stopping = True
+        if self._client is not None and self.connected:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await self._client.publish(self.availability_topic, OFFLINE, qos=1, retain=True)
+            except (aiomqtt.MqttError, TimeoutError) as exc:
+                log.warning("could not publish offline before shutdown: %s", exc)
+
+    def _dispatch(self, message: aiomqtt.Message) -> None:
+        payload = message.payload if isinstance(message.payload, bytes) else str(message.payload or "").encode()
+        props = message.properties
+        response_topic = getattr(props, "ResponseTopic", None) if props else None
+        correlation = getattr(props, "CorrelationData", None) if props else None
+        inbound = InboundMessage(
+            topic=message.topic.value,
+            payload=payload,
+            retain=message.retain,
+            response_topic=response_topic,
+            correlation_data=correlation,
+        )
+        for topic_filter, handler in self._handlers:
+            if message.topic.matches(topic_filter):
+                self._spawn(handler(inbound))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("MQTT handler failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait for the handlers that are running (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _describe(exc: aiomqtt.MqttError) -> str:
+    text = str(exc)
+    if "authoriz" in text.lower() or "bad user name or password" in text.lower():
+        return f"the broker refused the credentials ({text})"
+    return text
