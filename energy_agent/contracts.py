@@ -11,7 +11,7 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,23 +31,25 @@ TOPIC_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 """What a `{topic_id}` or `{device_type}` topic segment may be; use with `re.fullmatch`."""
 
 SCHEMA_SUFFIX = ".schema.json"
+INSTALLED_DIR_NAME = "_contracts"
+"""Where a wheel puts the contracts folder inside the package."""
 MAX_MESSAGE_CHARS = 240
 """Longest message `validate` returns; a huge offending value is cut rather than echoed whole."""
 
 _OUR_MINOR = int(CONTRACT_VERSION.split(".")[1])
 
 
-def _find_contracts_dir() -> Path:
-    here = Path(__file__).resolve().parent
+def find_contracts_dir(package_dir: Path) -> Path:
+    """The contracts folder for the package installed at `package_dir` (the `energy_agent` folder)."""
     # An installed wheel carries the folder inside the package (see force-include in pyproject.toml);
     # a source checkout has it at the repository root.
-    for candidate in (here / "_contracts", here.parent / "contracts"):
+    for candidate in (package_dir / INSTALLED_DIR_NAME, package_dir.parent / "contracts"):
         if (candidate / "hems").is_dir():
             return candidate
-    return here / "_contracts"
+    return package_dir / INSTALLED_DIR_NAME
 
 
-CONTRACTS_DIR: Path = _find_contracts_dir()
+CONTRACTS_DIR: Path = find_contracts_dir(Path(__file__).resolve().parent)
 """Folder holding the versioned schemas, from a source checkout or an installed package."""
 
 
@@ -80,7 +82,7 @@ def load_schema(name: str) -> dict[str, Any]:
 @functools.cache
 def validator(name: str) -> Draft202012Validator:
     """A validator for the schema `name` that resolves references to every other schema and checks formats."""
-    return Draft202012Validator(_load_cached(name), registry=_registry(), format_checker=FormatChecker())
+    return Draft202012Validator(_load_cached(name), registry=registry(), format_checker=FormatChecker())
 
 
 def validate(name: str, instance: Any) -> list[ContractError]:
@@ -90,11 +92,7 @@ def validate(name: str, instance: Any) -> list[ContractError]:
         for parts, item in _explain(error):
             found.append((_sort_key(parts), item))
     found.sort(key=lambda pair: (pair[0], pair[1].message))
-    unique: list[ContractError] = []
-    for _, item in found:
-        if item not in unique:
-            unique.append(item)
-    return unique
+    return list(dict.fromkeys(item for _, item in found))
 
 
 def json_path(parts: Iterable[str | int]) -> str:
@@ -129,29 +127,31 @@ def _load_cached(name: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _registry() -> Registry[Any]:
+def registry() -> Registry[Any]:
+    """Every schema, by its `$id`, so that references between them resolve."""
     resources = [
         (_load_cached(name)["$id"], Resource.from_contents(_load_cached(name), default_specification=DRAFT202012))
         for name in list_contracts()
     ]
-    registry: Registry[Any] = Registry().with_resources(resources)
-    return registry.crawl()
+    crawled: Registry[Any] = Registry().with_resources(resources).crawl()
+    return crawled
 
 
 def _explain(error: ValidationError) -> list[tuple[list[str | int], ContractError]]:
     parts: list[str | int] = list(error.absolute_path)
+    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
     if error.validator in ("anyOf", "oneOf") and error.context:
         # "is not valid under any of the given schemas" says nothing; the branch that got furthest does.
         return _explain(_deepest(error.context))
-    if error.validator == "enum" and "propertyNames" in error.absolute_schema_path:
-        key = error.instance
+    if error.validator == "enum" and "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+        key: str = error.instance
         return [([*parts, key], ContractError(json_path([*parts, key]), "unknown field"))]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = set(error.schema.get("properties", {}))
+        known = set(schema.get("properties", {}))
         extra = [key for key in error.instance if key not in known]
         return [([*parts, key], ContractError(json_path([*parts, key]), "unknown field")) for key in extra]
     if error.validator == "pattern":
-        title = error.schema.get("title", "value")
+        title = schema.get("title", "value")
         return [(parts, ContractError(json_path(parts), _shorten(f"{error.instance!r} is not a valid {title}")))]
     return [(parts, ContractError(json_path(parts), _shorten(error.message)))]
 

@@ -1,0 +1,1 @@
+"""HEMS mode: the commands a HEMS sends over MQTT, how they are validated, applied and answered."""
