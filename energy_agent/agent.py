@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from energy_agent.clock import Clock, SystemClock
 from energy_agent.config import CoreSettings
 from energy_agent.device_runtime import DeviceRuntime, dumps, status_payload
-from energy_agent.devices import Device, DeviceContext
+from energy_agent.devices import Device, DeviceContext, DeviceType
 from energy_agent.domain import OperationMode
-from energy_agent.errors import ConfigError, StateError
+from energy_agent.errors import ConfigError, DeviceError, StateError
 from energy_agent.mqtt import MqttBus, NotConnectedError
 from energy_agent.plugins import Registry
 from energy_agent.state import AgentState, StateStore
-from energy_agent.topics import Topics
+from energy_agent.topics import Topics, check_topic_id
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_BUDGET_S = 4.0
+BUILD_RETRY_MIN_S = 30.0
+BUILD_RETRY_MAX_S = 900.0
 
 
 class Agent:
@@ -47,24 +50,51 @@ class Agent:
             clock=self.clock, timezone=settings.zone, state_dir=settings.state_dir, mqtt=self.bus
         )
         self.started = asyncio.Event()
-        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
 
     # -- devices -----------------------------------------------------------------------------------
-    def build_devices(self) -> list[Device]:
-        """Ask every device type with a config section to build its devices; topic keys must be unique."""
-        devices: list[Device] = []
-        for device_type in self.registry.device_types.values():
-            section = self.settings.section(device_type.config_section)
-            if section is None:
-                continue
-            devices.extend(device_type.create(section, self.context))
-        keys = [f"{d.device_type}/{d.topic_id}" for d in devices]
-        duplicates = sorted({k for k in keys if keys.count(k) > 1})
-        if duplicates:
-            raise ConfigError(
-                [f"{k}: two devices share this topic id; give each a unique topic id" for k in duplicates]
-            )
+    async def build_devices(self, device_type: DeviceType) -> list[Device]:
+        """Build the devices of one type from its config section (none when the section is absent)."""
+        section = self.settings.section(device_type.config_section)
+        if section is None:
+            return []
+        built = device_type.create(section, self.context)
+        devices = list(await built if inspect.isawaitable(built) else built)
+        ids = [d.topic_id for d in devices]
+        for device in devices:
+            key = f"{device.device_type}/{device.topic_id}"
+            try:
+                check_topic_id(device.topic_id)
+            except ValueError as exc:
+                raise ConfigError([f"{device_type.config_section}: {exc}"]) from None
+            if key in self.runtimes or ids.count(device.topic_id) > 1:
+                raise ConfigError([f"{key}: two devices share this topic id; give each a unique one"])
         return devices
+
+    async def _serve(self, devices: Sequence[Device]) -> None:
+        """Start devices and their status loops."""
+        for device in devices:
+            await device.start()
+        self.add_devices(devices)
+        for device in devices:
+            runtime = self.runtimes[f"{device.device_type}/{device.topic_id}"]
+            self._spawn(self._device_loop(runtime), f"device {runtime.key}")
+            await self.publish_capabilities(runtime)
+
+    async def _bring_up_later(self, device_type: DeviceType, error: DeviceError) -> None:
+        """Retry building a device type whose cloud could not be reached at start, with growing delays."""
+        delay_s = BUILD_RETRY_MIN_S
+        while True:
+            log.error("%s devices not available yet (%s); retrying in %.0f s", device_type.name, error, delay_s)
+            await self.clock.sleep(delay_s)
+            delay_s = min(delay_s * 2, BUILD_RETRY_MAX_S)
+            try:
+                devices = await self.build_devices(device_type)
+            except DeviceError as exc:
+                error = exc
+                continue
+            await self._serve(devices)
+            return
 
     def add_devices(self, devices: Sequence[Device]) -> None:
         """Wrap devices in runtimes bound to their persisted records."""
@@ -141,40 +171,46 @@ class Agent:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set, then announce `offline`, close devices and save the state."""
-        self.add_devices(self.build_devices())
         self.bus.on_connect(self._on_connect)
-        devices = [r.device for r in self.runtimes.values()]
-        for device in devices:
-            await device.start()
         if self.state.operation_mode is None:
             self.state.operation_mode = self.settings.operation_mode
             self.persist()
-        log.info(
-            "energy-agent starting: mode %s, %d device(s): %s",
-            self.mode.value,
-            len(self.runtimes),
-            ", ".join(self.runtimes) or "none",
-        )
-        tasks = [asyncio.create_task(self.bus.run(), name="mqtt")]
-        tasks += [asyncio.create_task(self._device_loop(r), name=f"device {k}") for k, r in self.runtimes.items()]
-        self.started.set()
+        log.info("energy-agent starting in %s mode", self.mode.value)
+        self._spawn(self.bus.run(), "mqtt")
         try:
+            for device_type in self.registry.device_types.values():
+                # A config error in a plugin section is fatal; an unreachable cloud is retried in the background.
+                try:
+                    devices = await self.build_devices(device_type)
+                except DeviceError as exc:
+                    self._spawn(self._bring_up_later(device_type, exc), f"bring up {device_type.name}")
+                    continue
+                await self._serve(devices)
+            log.info("devices: %s", ", ".join(self.runtimes) or "none")
+            self.started.set()
             waiter = asyncio.create_task(stop.wait())
-            done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            for task in done:
-                error = None if task is waiter else task.exception()
-                if error is not None:
-                    raise error
+            self._tasks.append(waiter)
+            while not stop.is_set():
+                done, _ = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    self._tasks.remove(task)
+                    error = None if task.cancelled() else task.exception()
+                    if error is not None:
+                        raise error
         finally:
             log.info("energy-agent stopping")
             await self.bus.announce_offline()
-            for task in tasks:
+            for task in self._tasks:
                 task.cancel()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(SHUTDOWN_BUDGET_S):
-                    await asyncio.gather(*tasks, return_exceptions=True)
-            for device in devices:
-                with contextlib.suppress(Exception):
-                    await device.close()
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
+            for runtime in self.runtimes.values():
+                try:
+                    await runtime.device.close()
+                except Exception as exc:  # a plugin's close must not stop the others from closing
+                    log.warning("%s: close failed: %s", runtime.key, exc)
             self.persist()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=name))

@@ -103,8 +103,11 @@ class DeviceType:
     """Top-level config key the plugin owns, e.g. `chargeamps`."""
     config_model: type[BaseModel]
     """Pydantic model validating that section (extra keys forbidden)."""
-    create: Callable[[Any, DeviceContext], Sequence[Device]]
-    """Build the devices from the validated section."""
+    create: Callable[[Any, DeviceContext], Sequence[Device] | Awaitable[Sequence[Device]]]
+    """Build the devices from the validated section; may be async (e.g. to discover them in a cloud).
+
+    Raise ConfigError for a configuration that cannot work, DeviceUnavailableError when discovery failed
+    for now (the agent retries later and keeps running the other devices)."""
     default_policy: str | None = None
     """Name of the standalone policy used for these devices."""
 
