@@ -1,22 +1,27 @@
 """Domain types shared by the core and every plugin: periods, schedules, price slots, device status.
 
-Every datetime here is timezone-aware; constructors refuse naive ones.
+Every datetime here is timezone-aware and stored in UTC; constructors refuse naive ones and convert
+the others. Show times in the configured zone at the edges (payloads, CLI output).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 
 def require_aware(value: datetime, name: str) -> datetime:
-    """Return `value`, or raise ValueError when it has no UTC offset."""
+    """Return `value` in UTC, or raise ValueError when it has no UTC offset.
+
+    Domain types store UTC: Python compares two datetimes of the same ZoneInfo by wall clock, which gets
+    the repeated hour of a DST change wrong.
+    """
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must carry a UTC offset, got naive {value.isoformat()}")
-    return value
+    return value.astimezone(UTC)
 
 
 def isoformat(value: datetime | None) -> str | None:
@@ -57,8 +62,8 @@ class Period:
     max_current_a: float | None = None
 
     def __post_init__(self) -> None:
-        require_aware(self.start, "period start")
-        require_aware(self.end, "period end")
+        object.__setattr__(self, "start", require_aware(self.start, "period start"))
+        object.__setattr__(self, "end", require_aware(self.end, "period end"))
         if not self.start < self.end:
             raise ValueError(f"period start {self.start.isoformat()} is not before end {self.end.isoformat()}")
 
@@ -115,7 +120,7 @@ class Schedule:
 
     def __post_init__(self) -> None:
         if self.expires_at is not None:
-            require_aware(self.expires_at, "expires_at")
+            object.__setattr__(self, "expires_at", require_aware(self.expires_at, "expires_at"))
         for earlier, later in zip(self.periods, self.periods[1:], strict=False):
             if later.start < earlier.end:
                 raise ValueError("schedule periods must be sorted and must not overlap")
@@ -185,8 +190,8 @@ class PriceSlot:
     price_eur_kwh: float
 
     def __post_init__(self) -> None:
-        require_aware(self.start, "slot start")
-        require_aware(self.end, "slot end")
+        object.__setattr__(self, "start", require_aware(self.start, "slot start"))
+        object.__setattr__(self, "end", require_aware(self.end, "slot end"))
         if not self.start < self.end:
             raise ValueError(f"slot start {self.start.isoformat()} is not before end {self.end.isoformat()}")
 
