@@ -1,3 +1,97 @@
-"""Hook implementations of the Charge Amps plugin."""
+"""Hook implementations of the Charge Amps plugin: the device type, its standalone policy, its CLI commands."""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from energy_agent.devices import DeviceContext, DeviceType, StandalonePolicy
+from energy_agent.errors import ConfigError
+from energy_agent.hookspecs import hookimpl
+from energy_agent_chargeamps.account import ChargeAmpsAccount, ChargePointInfo
+from energy_agent_chargeamps.config import ChargeAmpsConfig
+from energy_agent_chargeamps.connector import DEVICE_TYPE, ChargeAmpsConnector
+from energy_agent_chargeamps.policy import POLICY
+
+
+async def create_connectors(config: ChargeAmpsConfig, context: DeviceContext) -> list[ChargeAmpsConnector]:
+    """One device per configured connector of each charge point (all owned ones unless one is named)."""
+    account = ChargeAmpsAccount(config, context.clock)
+    if config.charge_point_id is not None:
+        points = [ChargePointInfo(config.charge_point_id, config.charge_point_id, tuple(config.connector_ids))]
+    else:
+        account.acquire()
+        try:
+            points = await account.discover()
+        finally:
+            await account.release()
+        if not points:
+            raise ConfigError(["chargeamps: the account owns no charge point"])
+    connectors = [
+        ChargeAmpsConnector(
+            account,
+            charge_point_id=point.charge_point_id,
+            connector_id=connector_id,
+            topic_id=config.topic_id(point.charge_point_id, connector_id),
+            name=f"{point.name} connector {connector_id}",
+            config=config,
+            context=context,
+        )
+        for point in points
+        for connector_id in config.connector_ids
+    ]
+    by_topic: dict[str, list[str]] = {}
+    for connector in connectors:
+        by_topic.setdefault(connector.topic_id, []).append(f"{connector.charge_point_id}/{connector.connector_id}")
+    clashes = [
+        f"chargeamps.topic_ids: {' and '.join(keys)} would share the topic id {topic!r}; "
+        f"give them distinct ids, e.g. topic_ids: {{{keys[1]!r}: garage-2}}"
+        for topic, keys in by_topic.items()
+        if len(keys) > 1
+    ]
+    if clashes:
+        raise ConfigError(clashes)
+    return connectors
+
+
+@hookimpl
+def register_device_types(register: Callable[[DeviceType], None]) -> None:
+    """Charge Amps connectors, configured under `chargeamps:`."""
+    register(
+        DeviceType(
+            name=DEVICE_TYPE,
+            config_section="chargeamps",
+            config_model=ChargeAmpsConfig,
+            create=create_connectors,
+            default_policy=POLICY.name,
+        )
+    )
+
+
+@hookimpl
+def register_standalone_policies(register: Callable[[StandalonePolicy], None]) -> None:
+    """Charge at every slot of the X lowest unique price levels under the cap."""
+    register(POLICY)
+
+
+@hookimpl
+def register_commands(cli: typer.Typer) -> None:
+    """`energy-agent chargeamps simulate`."""
+    group = typer.Typer(help="Charge Amps tools.", no_args_is_help=True)
+
+    @group.command()
+    def simulate(
+        port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8080,
+        host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    ) -> None:
+        """Run a simulated Charge Amps cloud (both APIs) with a demo account and a charging car."""
+        from energy_agent_chargeamps.simulator import serve_forever
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_forever(host, port))
+
+    cli.add_typer(group, name="chargeamps")

@@ -1,0 +1,222 @@
+"""One Charge Amps connector as an energy-agent device.
+
+Two control strategies:
+- `schedule` (user-app API): the schedule is converted to the cloud's weekly format and written once; the
+  charger follows it on its own, also while the agent is down, until `validTo` (= `expires_at`).
+- `direct` (official API): the agent keeps the schedule and switches the connector On/Off at each period
+  boundary. While the agent is down the connector stays in the mode last written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from energy_agent.devices import DeviceContext
+from energy_agent.domain import ChargerState, DeviceCapabilities, DeviceStatus, Schedule
+from energy_agent.errors import DeviceError, DeviceUnavailableError
+from energy_agent_chargeamps.account import ChargeAmpsAccount, ConnectorReading
+from energy_agent_chargeamps.config import ChargeAmpsConfig
+from energy_agent_chargeamps.weekly import to_weekly, to_wire_body
+
+log = logging.getLogger(__name__)
+
+DEVICE_TYPE = "charge-amps"
+MIN_CURRENT_A = 6.0
+HORIZON_S = 7 * 86400
+MAX_PERIODS = 96
+DIRECT_RECHECK_S = 60.0
+
+_STATES = {
+    "available": ChargerState.IDLE,
+    "charging": ChargerState.CHARGING,
+    "preparing": ChargerState.PLUGGED_IN,
+    "suspendedev": ChargerState.PLUGGED_IN,
+    "suspendedevse": ChargerState.PLUGGED_IN,
+    "finishing": ChargerState.PLUGGED_IN,
+    "occupied": ChargerState.PLUGGED_IN,
+    "connected": ChargerState.PLUGGED_IN,
+    "reserved": ChargerState.IDLE,
+    "faulted": ChargerState.ERROR,
+    "unavailable": ChargerState.ERROR,
+}
+
+
+def charger_state(reading: ConnectorReading) -> ChargerState:
+    """Map the cloud's connector status to the contract's state; unknown or numeric codes fall back on power."""
+    if not reading.online:
+        return ChargerState.ERROR
+    if reading.is_charging or reading.power_kw > 0.05:
+        return ChargerState.CHARGING
+    return _STATES.get((reading.status or "").lower(), ChargerState.IDLE)
+
+
+class ChargeAmpsConnector:
+    """A connector of a Charge Amps charge point (see the module docstring)."""
+
+    device_type = DEVICE_TYPE
+
+    def __init__(
+        self,
+        account: ChargeAmpsAccount,
+        *,
+        charge_point_id: str,
+        connector_id: int,
+        topic_id: str,
+        name: str,
+        config: ChargeAmpsConfig,
+        context: DeviceContext,
+    ) -> None:
+        self.account = account
+        self.charge_point_id = charge_point_id
+        self.connector_id = connector_id
+        self.topic_id = topic_id
+        self.name = name
+        self.config = config
+        self.context = context
+        self.status_interval_s = config.poll_interval_s
+        self.capabilities = DeviceCapabilities(
+            min_current_a=MIN_CURRENT_A,
+            max_current_a=config.max_current_a,
+            phases=3,
+            control_strategy=config.control_strategy,
+            horizon_s=HORIZON_S,
+            max_periods=MAX_PERIODS,
+            extra={"charge_point_id": charge_point_id, "connector_id": connector_id},
+        )
+        self._written_body: dict[str, Any] | None = None
+        self._known_empty = False
+        self._direct_schedule: Schedule | None = None
+        self._direct_written: tuple[bool, float] | None = None
+        self._direct_task: asyncio.Task[None] | None = None
+        self._direct_wake = asyncio.Event()
+        self._session_start_kwh: float | None = None
+
+    def __repr__(self) -> str:
+        return f"ChargeAmpsConnector({self.charge_point_id}/{self.connector_id} as {self.topic_id!r})"
+
+    async def start(self) -> None:
+        """Take a share of the account; with direct control, start the boundary switcher."""
+        self.account.acquire()
+        if self.config.control_strategy == "direct":
+            self._direct_task = asyncio.create_task(self._direct_loop(), name=f"charge-amps direct {self.topic_id}")
+
+    async def close(self) -> None:
+        """Stop the switcher and release the account."""
+        if self._direct_task is not None:
+            self._direct_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._direct_task
+        await self.account.release()
+
+    # -- writes ------------------------------------------------------------------------------------
+    async def apply_schedule(self, schedule: Schedule) -> None:
+        """Write the schedule (schedule control) or take it over and switch now (direct control)."""
+        if self.config.control_strategy == "direct":
+            self._direct_schedule = schedule
+            await self._direct_sync()
+            self._direct_wake.set()
+            return
+        now = self.context.clock.now()
+        weekly = to_weekly(schedule, now=now, tz=self.context.timezone, default_current_a=self.config.max_current_a)
+        if not weekly.periods:
+            await self.clear_schedule()
+            return
+        body = to_wire_body(
+            weekly,
+            charge_point_id=self.charge_point_id,
+            connector_id=self.connector_id,
+            tz_name=self.context.timezone.key,
+        )
+        if body == self._written_body:
+            return
+        await self.account.put_schedule(body)
+        self._written_body = body
+        self._known_empty = False
+        log.info("%s: wrote %d weekly period(s) from %s", self, len(weekly.periods), body["startOfSchedule"])
+
+    async def clear_schedule(self) -> None:
+        """Remove the schedule (schedule control) or switch Off (direct control); twice clears once."""
+        if self.config.control_strategy == "direct":
+            self._direct_schedule = None
+            await self._direct_sync()
+            return
+        if self._known_empty:
+            return
+        await self.account.delete_schedule(self.charge_point_id, self.connector_id)
+        self._written_body = None
+        self._known_empty = True
+        log.info("%s: schedule deleted", self)
+
+    async def _direct_sync(self) -> None:
+        now = self.context.clock.now()
+        schedule = self._direct_schedule
+        period = schedule.active_at(now) if schedule else None
+        wanted = (
+            (True, (schedule.current_for(period) if schedule else None) or self.config.max_current_a)
+            if period is not None
+            else (False, self.config.max_current_a)
+        )
+        if wanted == self._direct_written:
+            return
+        await self.account.set_connector(self.charge_point_id, self.connector_id, on=wanted[0], max_current_a=wanted[1])
+        self._direct_written = wanted
+        log.info("%s: switched %s at %.0f A", self, "On" if wanted[0] else "Off", wanted[1])
+
+    def _next_boundary(self, now: datetime) -> datetime | None:
+        schedule = self._direct_schedule
+        if schedule is None:
+            return None
+        moments = [t for p in schedule.periods for t in (p.start, p.end) if t > now]
+        if schedule.expires_at is not None and schedule.expires_at > now:
+            moments.append(schedule.expires_at)
+        return min(moments, default=None)
+
+    async def _direct_loop(self) -> None:
+        """Switch at each boundary; re-check every minute so a failed switch is retried."""
+        clock = self.context.clock
+        while True:
+            now = clock.now()
+            boundary = self._next_boundary(now)
+            wait_s = DIRECT_RECHECK_S if boundary is None else min(DIRECT_RECHECK_S, (boundary - now).total_seconds())
+            self._direct_wake.clear()
+            sleeper = asyncio.create_task(clock.sleep(max(wait_s, 0.0)))
+            waker = asyncio.create_task(self._direct_wake.wait())
+            await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
+            sleeper.cancel()
+            waker.cancel()
+            try:
+                await self._direct_sync()
+            except DeviceError as exc:
+                log.warning("%s: switching failed, retrying: %s", self, exc)
+
+    # -- status ------------------------------------------------------------------------------------
+    async def read_status(self) -> DeviceStatus:
+        """The connector's status from the cloud; session energy counts from when a car was seen plugged in."""
+        reading = await self.account.reading(self.charge_point_id, self.connector_id)
+        if reading is None:
+            raise DeviceUnavailableError(
+                f"Charge Amps: connector {self.connector_id} of charge point {self.charge_point_id} "
+                "is not in the account"
+            )
+        state = charger_state(reading)
+        if state is ChargerState.IDLE:
+            self._session_start_kwh = None
+        elif self._session_start_kwh is None and reading.total_energy_kwh is not None:
+            self._session_start_kwh = reading.total_energy_kwh
+        session_kwh = (
+            None
+            if self._session_start_kwh is None or reading.total_energy_kwh is None
+            else max(0.0, reading.total_energy_kwh - self._session_start_kwh)
+        )
+        return DeviceStatus(
+            state=state,
+            online=reading.online,
+            current_power_kw=reading.power_kw,
+            session_energy_kwh=session_kwh,
+            total_energy_kwh=reading.total_energy_kwh,
+            error=None if reading.online else "charge point offline",
+        )
