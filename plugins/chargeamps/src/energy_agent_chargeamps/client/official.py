@@ -146,9 +146,16 @@ class OfficialClient:
     async def put_settings(
         self, charge_point_id: str, connector_id: int, settings: ConnectorSettings | Mapping[str, Any]
     ) -> None:
-        """Write a connector's settings; a dict uses the vendor's names and is read into the model first."""
+        """Write a connector's settings; a dict uses the vendor's names and is read into the model first.
+
+        The body's charge point and connector ids are taken from the arguments. `max_current_a` None is sent
+        as null (the installation's limit); other fields left None are left out.
+        """
         model = settings if isinstance(settings, ConnectorSettings) else ConnectorSettings.model_validate(settings)
-        body = model.model_dump(mode="json", by_alias=True, include=set(_WRITABLE_SETTINGS))
+        dumped = model.model_dump(mode="json", by_alias=True, include=set(_WRITABLE_SETTINGS))
+        body = {key: value for key, value in dumped.items() if value is not None or key == "maxCurrent"}
+        body["chargePointId"] = charge_point_id
+        body["connectorId"] = connector_id
         path = f"{_connector_path(charge_point_id, connector_id)}/settings"
         await self._call("PUT", path, json_body=body, expect_json=False)
 
