@@ -33,6 +33,12 @@ class SystemClock:
         await asyncio.sleep(max(0.0, seconds))
 
 
+async def _settle(rounds: int = 20) -> None:
+    """Let woken tasks run until they block again (on I/O or on the clock)."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
 class ManualClock:
     """A clock that only moves when a test calls `advance`; sleepers wake when their time is reached."""
 
@@ -64,11 +70,9 @@ class ManualClock:
             self._now = max(self._now, deadline)
             if not future.done():
                 future.set_result(None)
-            for _ in range(5):
-                await asyncio.sleep(0)
+            await _settle()
         self._now = target
-        for _ in range(5):
-            await asyncio.sleep(0)
+        await _settle()
 
     def set(self, when: datetime) -> None:
         """Jump to `when` without waking sleepers (for setting up a scenario)."""

@@ -76,6 +76,7 @@ class ChargeAmpsAccount:
                 clock=self.clock,
                 base_url=config.url,
                 timeout_s=config.timeout_s,
+                sleep=self.clock.sleep,
             )
         else:
             assert config.api_key is not None  # the config model requires it for this api
@@ -87,6 +88,7 @@ class ChargeAmpsAccount:
                 clock=self.clock,
                 base_url=config.url,
                 timeout_s=config.timeout_s,
+                sleep=self.clock.sleep,
             )
         return self._client
 
@@ -102,10 +104,15 @@ class ChargeAmpsAccount:
     async def release(self) -> None:
         """A connector stops using the account; the last one closes the session."""
         self._users -= 1
-        if self._users <= 0 and self._owns_session and self._session is not None:
+        if self._users <= 0:
+            await self.close()
+
+    async def close(self) -> None:
+        """Close the HTTP session (when the account opened it)."""
+        if self._owns_session and self._session is not None:
             await self._session.close()
-            self._session = None
-            self._client = None
+        self._session = None
+        self._client = None
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
         try:

@@ -93,6 +93,7 @@ class ChargeAmpsConnector:
         self._direct_written: tuple[bool, float] | None = None
         self._direct_task: asyncio.Task[None] | None = None
         self._direct_wake = asyncio.Event()
+        self._direct_lock = asyncio.Lock()
         self._session_start_kwh: float | None = None
 
     def __repr__(self) -> str:
@@ -152,6 +153,10 @@ class ChargeAmpsConnector:
         log.info("%s: schedule deleted", self)
 
     async def _direct_sync(self) -> None:
+        async with self._direct_lock:
+            await self._direct_sync_locked()
+
+    async def _direct_sync_locked(self) -> None:
         now = self.context.clock.now()
         schedule = self._direct_schedule
         period = schedule.active_at(now) if schedule else None
@@ -179,19 +184,19 @@ class ChargeAmpsConnector:
         """Switch at each boundary; re-check every minute so a failed switch is retried."""
         clock = self.context.clock
         while True:
+            self._direct_wake.clear()
+            try:
+                await self._direct_sync()
+            except DeviceError as exc:
+                log.warning("%s: switching failed, retrying: %s", self, exc)
             now = clock.now()
             boundary = self._next_boundary(now)
             wait_s = DIRECT_RECHECK_S if boundary is None else min(DIRECT_RECHECK_S, (boundary - now).total_seconds())
-            self._direct_wake.clear()
             sleeper = asyncio.create_task(clock.sleep(max(wait_s, 0.0)))
             waker = asyncio.create_task(self._direct_wake.wait())
             await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
             sleeper.cancel()
             waker.cancel()
-            try:
-                await self._direct_sync()
-            except DeviceError as exc:
-                log.warning("%s: switching failed, retrying: %s", self, exc)
 
     # -- status ------------------------------------------------------------------------------------
     async def read_status(self) -> DeviceStatus:

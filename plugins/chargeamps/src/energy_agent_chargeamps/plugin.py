@@ -24,12 +24,13 @@ async def create_connectors(config: ChargeAmpsConfig, context: DeviceContext) ->
     if config.charge_point_id is not None:
         points = [ChargePointInfo(config.charge_point_id, config.charge_point_id, tuple(config.connector_ids))]
     else:
-        account.acquire()
         try:
             points = await account.discover()
-        finally:
-            await account.release()
+        except BaseException:
+            await account.close()
+            raise
         if not points:
+            await account.close()
             raise ConfigError(["chargeamps: the account owns no charge point"])
     connectors = [
         ChargeAmpsConnector(
