@@ -431,6 +431,14 @@ def test_asyncapi_carries_the_proposal_example(asyncapi: dict[str, Any]) -> None
     assert json.loads(PROPOSAL_SCHEDULE) in [example["payload"] for example in examples]
 
 
+def test_readme_names_every_topic_and_schema() -> None:
+    readme = (contracts.CONTRACTS_DIR / "README.md").read_text(encoding="utf-8")
+    for address in EXPECTED_CHANNELS:
+        assert f"`{address}`" in readme, address
+    for name in contracts.list_contracts():
+        assert name.removeprefix("hems/v1/") + ".schema.json" in readme, name
+
+
 # --- helpers -------------------------------------------------------------------------------------------------
 
 
