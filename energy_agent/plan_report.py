@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import TypedDict
@@ -88,6 +89,14 @@ def _clock_time(value: str, with_offset: bool) -> str:
     return f"{text} {moment.strftime('%z')[:3]}:{moment.strftime('%z')[3:]}" if with_offset else text
 
 
+def _price_text(price_eur_kwh: float) -> str:
+    """At least 4 decimals, more when the price has them: 0.11005 must not show as the 0.1100 it is not."""
+    exact = Decimal(repr(price_eur_kwh))
+    exponent = exact.as_tuple().exponent
+    places = min(10, max(4, -exponent if isinstance(exponent, int) else 4))
+    return f"{exact:.{places}f}"
+
+
 def _day_caption(day: DayJson) -> str:
     if day["no_eligible_slots"]:
         return "no slot at or below the cap: not charging this day"
@@ -105,14 +114,15 @@ def render_table(days: Sequence[DayJson], console: Console) -> None:
     for day in days:
         offsets = {datetime.fromisoformat(slot["start"]).utcoffset() for slot in day["slots"]}
         with_offset = len(offsets) > 1
-        cap = f"cap excluded {day['excluded_by_threshold']} slots" if day["threshold_active"] else "cap not active"
-        levels = ", ".join(f"{level:.4f}" for level in day["levels"]) or "none"
-        table = Table(
-            title=f"{day['date']} · {cap} · levels: {levels}",
-            caption=_day_caption(day),
-            title_justify="left",
-            caption_justify="left",
+        excluded = day["excluded_by_threshold"]
+        cap = (
+            f"{excluded} slot{'' if excluded == 1 else 's'} above the cap"
+            if day["threshold_active"]
+            else "cap not active"
         )
+        levels = ", ".join(f"{level:.4f}" for level in day["levels"]) or "none"
+        console.print(Text(f"{day['date']} · {cap} · levels: {levels}", style="bold"))
+        table = Table()
         table.add_column("time")
         table.add_column("EUR/kWh", justify="right")
         table.add_column("status")
@@ -121,8 +131,9 @@ def render_table(days: Sequence[DayJson], console: Console) -> None:
             style = _STATUS_STYLE.get(SlotStatus(slot["status"]), "")
             span = f"{_clock_time(slot['start'], with_offset)}–{_clock_time(slot['end'], with_offset)}"
             rank = "" if slot["rank"] is None else str(slot["rank"])
-            table.add_row(span, f"{slot['price']:.4f}", Text(slot["status"], style=style), rank)
+            table.add_row(span, _price_text(slot["price"]), Text(slot["status"], style=style), rank)
         console.print(table)
+        console.print(_day_caption(day))
 
 
 def render_chart(
