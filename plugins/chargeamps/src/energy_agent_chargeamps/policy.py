@@ -46,12 +46,12 @@ class SlotExplanation:
 
     @property
     def start(self) -> datetime:
-        """Start of the slot, as the curve gives it."""
+        """Start of the slot (UTC, as domain types store it)."""
         return self.slot.start
 
     @property
     def end(self) -> datetime:
-        """End of the slot, as the curve gives it."""
+        """End of the slot (UTC)."""
         return self.slot.end
 
     @property
@@ -79,7 +79,7 @@ class DayPlan:
     excluded_by_threshold: int
     """How many slots are priced above the cap."""
     periods: tuple[Period, ...]
-    """Runs of adjacent selected slots, merged; times as the curve gives them."""
+    """Runs of adjacent selected slots, merged (UTC; `day_json` shows them in the day's zone)."""
 
     @property
     def threshold_active(self) -> bool:
