@@ -9,14 +9,21 @@ import logging
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
 from energy_agent.clock import Clock, SystemClock
-from energy_agent.config import CoreSettings
-from energy_agent.device_runtime import DeviceRuntime, dumps, status_payload
+from energy_agent.config import CoreSettings, StandaloneSettings
+from energy_agent.contracts import CONTRACT_VERSION
+from energy_agent.device_runtime import DeviceRuntime, PlanInfo, dumps, status_payload
 from energy_agent.devices import Device, DeviceContext, DeviceType
 from energy_agent.domain import OperationMode
 from energy_agent.errors import ConfigError, DeviceError, StateError
-from energy_agent.mqtt import MqttBus, NotConnectedError
+from energy_agent.hems.commands import parse_operation_mode_set
+from energy_agent.hems.controller import HemsController
+from energy_agent.mqtt import InboundMessage, MqttBus, NotConnectedError
 from energy_agent.plugins import Registry
+from energy_agent.prices import PriceBoard
+from energy_agent.standalone import StandaloneParams, StandalonePlanner
 from energy_agent.state import AgentState, StateStore
 from energy_agent.topics import Topics, check_topic_id
 
@@ -51,6 +58,27 @@ class Agent:
         )
         self.started = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
+        self.board = PriceBoard(self.clock)
+        self.hems = HemsController(
+            bus=self.bus,
+            topics=self.topics,
+            clock=self.clock,
+            zone=settings.zone,
+            settings=settings.hems,
+            mode=lambda: self.mode,
+            persist=self.persist,
+            on_fallback_change=self._on_fallback_change,
+        )
+        self.planner = StandalonePlanner(
+            clock=self.clock,
+            zone=settings.zone,
+            board=self.board,
+            policies=registry.policies,
+            policy_for=self._policy_for,
+            params=self.standalone_params,
+            in_force=self.standalone_in_force,
+            runtimes=lambda: list(self.runtimes.values()),
+        )
 
     # -- devices -----------------------------------------------------------------------------------
     async def build_devices(self, device_type: DeviceType) -> list[Device]:
@@ -107,6 +135,7 @@ class Agent:
                 persist=self.persist,
                 publish_status=self.publish_status,
             )
+            self.hems.attach(self.runtimes[key])
 
     # -- state -------------------------------------------------------------------------------------
     def persist(self) -> None:
@@ -124,7 +153,107 @@ class Agent:
     # -- publishing --------------------------------------------------------------------------------
     def agent_status_fields(self) -> dict[str, Any]:
         """Agent-wide optional fields of every device status."""
-        return {"operation_mode": self.mode.value, "_zone": self.settings.zone}
+        return {
+            "operation_mode": self.mode.value,
+            "hems_connected": self.hems.hems_connected,
+            "_zone": self.settings.zone,
+        }
+
+    async def publish_all_status(self) -> None:
+        """Publish every device's status (after an agent-wide change)."""
+        for runtime in list(self.runtimes.values()):
+            await self.publish_status(runtime)
+
+    # -- modes -------------------------------------------------------------------------------------
+    def standalone_in_force(self) -> bool:
+        """Standalone planning decides: standalone mode, or the HEMS fallback is active."""
+        return self.mode is OperationMode.STANDALONE or self.hems.fallback_active
+
+    def standalone_params(self) -> StandaloneParams:
+        """The cap, top-X and pause in force: the config file, overridden by run-time changes."""
+        base = self.settings.standalone
+        overrides = self.state.overrides
+        return StandaloneParams(
+            price_threshold_eur_kwh=overrides.get("price_threshold", base.price_threshold),
+            top_x_charge_count=overrides.get("top_x_charge_count", base.top_x_charge_count),
+            paused=bool(overrides.get("paused", False)),
+        )
+
+    async def set_standalone(self, **changes: Any) -> None:
+        """Change standalone knobs at run time (validated, persisted, re-planned at once); ValueError if invalid."""
+        params = self.standalone_params()
+        merged = {
+            "price_threshold": params.price_threshold_eur_kwh,
+            "top_x_charge_count": params.top_x_charge_count,
+        }
+        paused = changes.pop("paused", params.paused)
+        merged.update(changes)
+        try:
+            checked = StandaloneSettings(**merged)
+        except ValidationError as exc:
+            raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+        self.state.overrides.update(checked.model_dump())
+        self.state.overrides["paused"] = bool(paused)
+        self.persist()
+        log.info("standalone settings changed: %s", changes or {"paused": paused})
+        await self.planner.replan("settings changed")
+        await self.publish_all_status()
+
+    def _policy_for(self, runtime: DeviceRuntime) -> str | None:
+        device_type = self.registry.device_types.get(runtime.device.device_type)
+        return device_type.default_policy if device_type else None
+
+    async def _on_fallback_change(self, active: bool) -> None:
+        if active:
+            await self.planner.replan("HEMS fallback")
+        await self.publish_all_status()
+
+    async def switch_mode(self, mode: OperationMode, reason: str) -> None:
+        """Clear every device's schedule, reset mode state and start `mode` fresh."""
+        previous = self.mode
+        log.info("switching operation mode %s -> %s (%s): clearing every device's schedule", previous, mode, reason)
+        for runtime in list(self.runtimes.values()):
+            async with runtime.lock:
+                try:
+                    await runtime.put_schedule(None)
+                except DeviceError as exc:
+                    log.error("%s: could not clear the schedule on the mode switch: %s", runtime.key, exc)
+                    runtime.record.schedule = None
+            runtime.plan = PlanInfo()
+        self.state.operation_mode = mode
+        self.hems.fallback_active = False
+        self.persist()
+        await self.planner.replan("mode switch")
+        await self.publish_all_status()
+
+    async def _on_mode_set(self, message: InboundMessage) -> None:
+        parsed = parse_operation_mode_set(message.payload)
+        if parsed.operation_mode is None:
+            log.warning("operation mode command refused: %s", "; ".join(e.message for e in parsed.errors))
+        elif parsed.operation_mode is not self.mode:
+            await self.switch_mode(parsed.operation_mode, "MQTT command")
+        payload = {
+            "command_id": parsed.command_id,
+            "accepted": parsed.operation_mode is not None,
+            "operation_mode": self.mode.value,
+            "errors": [e.to_json() for e in parsed.errors],
+            "contract_version": CONTRACT_VERSION,
+        }
+        with contextlib.suppress(NotConnectedError):
+            await self.bus.publish(self.topics.mode_result, dumps(payload))
+            if message.response_topic:
+                await self.bus.publish(
+                    message.response_topic, dumps(payload), correlation_data=message.correlation_data
+                )
+
+    async def _reconcile_mode_at_start(self) -> None:
+        configured = self.settings.operation_mode
+        if self.state.operation_mode is None:
+            self.state.operation_mode = configured
+        elif self.state.configured_mode != configured and self.state.operation_mode is not configured:
+            await self.switch_mode(configured, "the config file's operation_mode changed")
+        self.state.configured_mode = configured
+        self.persist()
 
     async def publish_status(self, runtime: DeviceRuntime) -> None:
         """Publish one device's retained status; skipped quietly while disconnected."""
@@ -169,13 +298,20 @@ class Agent:
             wait_s = interval_s if deadline is None else min(interval_s, (deadline - now).total_seconds() + 0.001)
             await self.clock.sleep(wait_s)
 
+    def _start_price_source(self) -> None:
+        prices = getattr(self.settings, "prices", None)
+        if prices is None:
+            log.info("no price source configured (prices:); standalone planning will not charge")
+            return
+        source = self.registry.price_sources[prices.source].create(prices, self.context)
+        self._spawn(source.run(self.board), f"prices {prices.source}")
+
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set, then announce `offline`, close devices and save the state."""
         self.bus.on_connect(self._on_connect)
-        if self.state.operation_mode is None:
-            self.state.operation_mode = self.settings.operation_mode
-            self.persist()
-        log.info("energy-agent starting in %s mode", self.mode.value)
+        self.hems.start()
+        self.bus.subscribe_messages(self.topics.mode_set, self._on_mode_set)
+        log.info("energy-agent starting")
         self._spawn(self.bus.run(), "mqtt")
         try:
             for device_type in self.registry.device_types.values():
@@ -187,6 +323,12 @@ class Agent:
                     continue
                 await self._serve(devices)
             log.info("devices: %s", ", ".join(self.runtimes) or "none")
+            await self._reconcile_mode_at_start()
+            log.info("operation mode: %s", self.mode.value)
+            self._start_price_source()
+            self._spawn(self.planner.run(), "standalone planner")
+            self._spawn(self.hems.liveness_loop(self.publish_all_status), "hems liveness")
+            await self.planner.replan("start")
             self.started.set()
             waiter = asyncio.create_task(stop.wait())
             self._tasks.append(waiter)

@@ -61,6 +61,8 @@ class AgentState:
     """Everything persisted: the mode, run-time setting overrides, and a record per device key."""
 
     operation_mode: OperationMode | None = None
+    configured_mode: OperationMode | None = None
+    """The config file's mode at the last start: a changed config file wins over a run-time switch."""
     overrides: dict[str, Any] = field(default_factory=dict)
     """Settings changed at run time (e.g. from Home Assistant), applied over the config file."""
     devices: dict[str, DeviceRecord] = field(default_factory=dict)
@@ -74,6 +76,7 @@ class AgentState:
         return {
             "format": FORMAT_VERSION,
             "operation_mode": self.operation_mode.value if self.operation_mode else None,
+            "configured_mode": self.configured_mode.value if self.configured_mode else None,
             "overrides": self.overrides,
             "devices": {key: record.to_json() for key, record in sorted(self.devices.items())},
         }
@@ -84,8 +87,10 @@ class AgentState:
         if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
             raise ValueError(f"unknown state format {data.get('format') if isinstance(data, dict) else data!r}")
         mode = data.get("operation_mode")
+        configured = data.get("configured_mode")
         return cls(
             operation_mode=OperationMode(mode) if mode else None,
+            configured_mode=OperationMode(configured) if configured else None,
             overrides=dict(data.get("overrides") or {}),
             devices={key: DeviceRecord.from_json(value) for key, value in (data.get("devices") or {}).items()},
         )

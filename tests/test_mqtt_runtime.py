@@ -130,7 +130,7 @@ async def test_agent_publishes_status_and_capabilities_retained(
 
 
 async def test_schedule_in_force_survives_a_restart_without_rewrite(broker: Broker, tmp_path: Path) -> None:
-    settings, registry = settings_for(broker, tmp_path)
+    settings, registry = settings_for(broker, tmp_path, operation_mode="hems")
     start = datetime.now(UTC) + timedelta(hours=1)
     schedule = Schedule(
         periods=(Period(start, start + timedelta(hours=2)),),
