@@ -203,5 +203,5 @@ class PriceBoard:
         self.last_error = message
         if self._clock is not None:
             self.error_at = self._clock.now()
-        kept = "keeping the last good curve" if self._curve is not None else "no price curve yet"
-        log.error("price source: %s (%s)", message, kept)
+        # the source has logged it; the board only keeps it for the status entities
+        log.debug("price problem recorded: %s", message)

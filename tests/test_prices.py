@@ -492,7 +492,10 @@ async def test_home_assistant_source_polls_the_entity_with_the_bearer_token(home
     assert home_assistant.requests == 5
 
 
-async def test_home_assistant_errors_never_show_the_token(home_assistant: FakeHomeAssistant) -> None:
+async def test_home_assistant_errors_never_show_the_token(
+    home_assistant: FakeHomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     clock = ManualClock(T0)
     sink = RecordingSink()
     async with running(ha_source(home_assistant.url, clock, token="wrong-secret-9").run(sink)):
@@ -507,6 +510,36 @@ async def test_home_assistant_errors_never_show_the_token(home_assistant: FakeHo
     assert "no entity sensor.nope (HTTP 404" in sink.errors[1]
     assert f"cannot reach Home Assistant at {home_assistant.url}/states/{ENTITY}" in sink.errors[2]
     assert not any("wrong-secret-9" in error or TOKEN in error for error in sink.errors)
+    assert "home_assistant price source: Home Assistant refused the token (HTTP 401)" in caplog.text
+    assert "wrong-secret-9" not in caplog.text
+    assert TOKEN not in caplog.text
+
+
+class FlakySink(RecordingSink):
+    """A sink whose first update blows up, as a buggy consumer would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def update(self, curve: PriceCurve) -> None:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("consumer bug")
+        await super().update(curve)
+
+
+async def test_home_assistant_source_keeps_polling_after_an_unexpected_failure(
+    home_assistant: FakeHomeAssistant,
+) -> None:
+    clock = ManualClock(T0)
+    sink = FlakySink()
+    async with running(ha_source(home_assistant.url, clock).run(sink)) as task:
+        await sink.wait(errors=1)
+        assert sink.errors == ["unexpected RuntimeError: consumer bug"]
+        await clock.advance(60)
+        await sink.wait(curves=1)
+        assert not task.done()
 
 
 def test_home_assistant_token_defaults_to_the_supervisor_token_inside_the_app(

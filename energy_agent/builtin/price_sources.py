@@ -111,6 +111,16 @@ class FilePricesConfig(BaseModel):
         return value if value.is_absolute() else Path.cwd() / value
 
 
+def _report(sink: PriceSink, source: str, message: str) -> None:
+    """Log a source failure once, clearly, and hand it to the sink (which keeps the last good curve)."""
+    log.error("%s price source: %s", source, message)
+    sink.error(message)
+
+
+def _unexpected(exc: Exception) -> str:
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
 def _curve_from_json(text: str | bytes, where: str) -> Any:
     try:
         return json.loads(text)
@@ -135,7 +145,12 @@ class HomeAssistantPriceSource:
         timeout = aiohttp.ClientTimeout(total=self._config.timeout_s)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while True:
-                ok = await self.poll_once(session, sink)
+                try:
+                    ok = await self.poll_once(session, sink)
+                except Exception as exc:  # a bug or a surprise must not end polling for good
+                    log.exception("home_assistant price source failed")
+                    sink.error(_unexpected(exc))
+                    ok = False
                 interval = self._config.poll_interval_s
                 await self._clock.sleep(interval if ok else min(interval, self._config.retry_interval_s))
 
@@ -154,7 +169,7 @@ class HomeAssistantPriceSource:
                 attributes["price_curve"], where=f"{self._config.entity_id}.attributes.price_curve"
             )
         except PriceDataError as exc:
-            sink.error(str(exc))
+            _report(sink, "home_assistant", str(exc))
             return False
         await sink.update(curve)
         return True
@@ -206,7 +221,7 @@ class MqttPriceSource:
                 raise PriceDataError(f"invalid price data: topic {topic}: empty payload")
             curve = parse_price_curve(_curve_from_json(payload, f"topic {topic}"), where=f"{topic}:price_curve")
         except PriceDataError as exc:
-            sink.error(str(exc))
+            _report(sink, "mqtt", str(exc))
             return
         await sink.update(curve)
 
@@ -225,7 +240,11 @@ class FilePriceSource:
         """Poll the file's metadata until cancelled; each version of the file is reported once."""
         seen: FileSignature | str | None = None
         while True:
-            seen = await self._check(seen, sink)
+            try:
+                seen = await self._check(seen, sink)
+            except Exception as exc:  # a bug or a surprise must not end watching for good
+                log.exception("file price source failed")
+                sink.error(_unexpected(exc))
             await self._clock.sleep(self._config.poll_interval_s)
 
     async def _check(self, seen: FileSignature | str | None, sink: PriceSink) -> FileSignature | str:
@@ -235,7 +254,7 @@ class FilePriceSource:
         except OSError as exc:
             problem = f"cannot read price file {path}: {exc.strerror or exc}"
             if seen != problem:
-                sink.error(problem)
+                _report(sink, "file", problem)
             return problem
         signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         if signature == seen:
@@ -247,10 +266,10 @@ class FilePriceSource:
             text = path.read_bytes()
             curve = parse_price_curve(_curve_from_json(text, str(path)), where=f"{path.name}:price_curve")
         except OSError as exc:
-            sink.error(f"cannot read price file {path}: {exc.strerror or exc}")
+            _report(sink, "file", f"cannot read price file {path}: {exc.strerror or exc}")
             return signature
         except PriceDataError as exc:
-            sink.error(str(exc))
+            _report(sink, "file", str(exc))
             return signature
         await sink.update(curve)
         return signature
