@@ -219,11 +219,21 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_settings(registry: Registry, path: Path | None = None, *, environ: bool = True) -> CoreSettings:
-    """Validate the config file (or `ENERGY_AGENT_CONFIG`) plus the environment; ConfigError lists every fault."""
-    if path is None and os.environ.get(CONFIG_ENV):
-        path = Path(os.environ[CONFIG_ENV])
-    data = read_config_file(path) if path is not None else {}
+def load_settings(
+    registry: Registry,
+    path: Path | None = None,
+    *,
+    environ: bool = True,
+    data: dict[str, Any] | None = None,
+) -> CoreSettings:
+    """Validate the config file (or `ENERGY_AGENT_CONFIG`, or a ready `data` document) plus the environment.
+
+    ConfigError lists every fault, one line per key path.
+    """
+    if data is None:
+        if path is None and os.environ.get(CONFIG_ENV):
+            path = Path(os.environ[CONFIG_ENV])
+        data = read_config_file(path) if path is not None else {}
     cls = settings_class(registry)
 
     class _Loaded(cls):  # type: ignore[valid-type, misc]
