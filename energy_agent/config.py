@@ -234,6 +234,7 @@ def load_settings(
         if path is None and os.environ.get(CONFIG_ENV):
             path = Path(os.environ[CONFIG_ENV])
         data = read_config_file(path) if path is not None else {}
+    document = data
     cls = settings_class(registry)
 
     class _Loaded(cls):  # type: ignore[valid-type, misc]
@@ -247,7 +248,7 @@ def load_settings(
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
             env = (env_settings,) if environ else ()
-            return (init_settings, *env, _FileSource(settings_cls, data))
+            return (init_settings, *env, _FileSource(settings_cls, document))
 
     try:
         return _Loaded()
