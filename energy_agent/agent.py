@@ -220,8 +220,9 @@ class Agent:
                     log.error("%s: could not clear the schedule on the mode switch: %s", runtime.key, exc)
                     runtime.record.schedule = None
             runtime.plan = PlanInfo()
+            runtime.record.last_command_digest = None
         self.state.operation_mode = mode
-        self.hems.fallback_active = False
+        self.hems.reset()
         self.persist()
         await self.planner.replan("mode switch")
         await self.publish_all_status()

@@ -15,6 +15,7 @@ import typer
 import yaml
 
 from energy_agent import __version__
+from energy_agent.cli_tools import add_tool_commands
 from energy_agent.config import CoreSettings, load_settings
 from energy_agent.errors import ConfigError, EnergyAgentError
 from energy_agent.plugins import Registry, collect, describe, get_plugin_manager
@@ -113,6 +114,7 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
         for key in ("device_types", "standalone_policies", "price_sources", "config_sections"):
             typer.echo(f"{key.replace('_', ' ')}: {', '.join(data[key]) or 'none'}")
 
+    add_tool_commands(app, registry)
     pm.hook.register_commands(cli=app)
     return app
 

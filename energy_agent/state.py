@@ -32,6 +32,8 @@ class DeviceRecord:
     """The schedule in force on the device, as last accepted by it."""
     last_hems_command_at: datetime | None = None
     last_command_id: str | None = None
+    last_command_digest: str | None = None
+    """SHA-256 of the last command's payload: a repeated id only replays the answer for the same payload."""
     last_result: dict[str, Any] | None = None
     """The result payload of the last command, answered again for a duplicate."""
 
@@ -41,6 +43,7 @@ class DeviceRecord:
             "schedule": self.schedule.to_json() if self.schedule else None,
             "last_hems_command_at": isoformat(self.last_hems_command_at),
             "last_command_id": self.last_command_id,
+            "last_command_digest": self.last_command_digest,
             "last_result": self.last_result,
         }
 
@@ -52,6 +55,7 @@ class DeviceRecord:
             schedule=Schedule.from_json(data["schedule"]) if data.get("schedule") else None,
             last_hems_command_at=datetime.fromisoformat(at) if at else None,
             last_command_id=data.get("last_command_id"),
+            last_command_digest=data.get("last_command_digest"),
             last_result=data.get("last_result"),
         )
 
@@ -66,6 +70,8 @@ class AgentState:
     overrides: dict[str, Any] = field(default_factory=dict)
     """Settings changed at run time (e.g. from Home Assistant), applied over the config file."""
     devices: dict[str, DeviceRecord] = field(default_factory=dict)
+    discovery_nodes: list[str] = field(default_factory=list)
+    """Home Assistant discovery node ids published so far, so that a removed device's entities are removed."""
 
     def device(self, key: str) -> DeviceRecord:
         """The record for `key`, created empty on first use."""
@@ -79,6 +85,7 @@ class AgentState:
             "configured_mode": self.configured_mode.value if self.configured_mode else None,
             "overrides": self.overrides,
             "devices": {key: record.to_json() for key, record in sorted(self.devices.items())},
+            "discovery_nodes": list(self.discovery_nodes),
         }
 
     @classmethod
@@ -93,6 +100,7 @@ class AgentState:
             configured_mode=OperationMode(configured) if configured else None,
             overrides=dict(data.get("overrides") or {}),
             devices={key: DeviceRecord.from_json(value) for key, value in (data.get("devices") or {}).items()},
+            discovery_nodes=[str(node) for node in data.get("discovery_nodes") or []],
         )
 
 

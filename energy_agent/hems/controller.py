@@ -1,13 +1,15 @@
 """HEMS mode at run time: schedule commands in, one result per command out, HEMS liveness and fallback.
 
 Every command is answered on `{p}/{type}/{id}/schedule/result` (and on the MQTT 5 response topic when the
-command names one, with its correlation data). A refused command changes nothing. A repeated command id,
-or the same schedule again, makes no second device write and gets the same answer.
+command names one, with its correlation data). A refused command changes nothing. A repeated command (same
+id and payload), or the same schedule again, makes no second device write and gets the same answer; a command
+id reused with a different payload is a new command.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
@@ -28,6 +30,10 @@ from energy_agent.topics import Topics
 log = logging.getLogger(__name__)
 
 REMEMBERED_RESULTS = 32
+
+
+def _dedup_key(command_id: str, payload: bytes) -> str:
+    return f"{command_id}:{hashlib.sha256(payload).hexdigest()}"
 
 
 def result_payload(
@@ -100,6 +106,12 @@ class HemsController:
         self.bus.subscribe_messages(self.topics.schedule_set(device.device_type, device.topic_id), on_set)
         self.bus.subscribe_messages(self.topics.schedule_clear(device.device_type, device.topic_id), on_clear)
 
+    def reset(self) -> None:
+        """Forget remembered answers and end the fallback (a mode switch starts fresh)."""
+        for recent in self._recent.values():
+            recent.clear()
+        self.fallback_active = False
+
     # -- liveness ----------------------------------------------------------------------------------
     @property
     def hems_connected(self) -> bool:
@@ -160,7 +172,7 @@ class HemsController:
         now = self.clock.now()
         limits = CommandLimits.from_capabilities(runtime.device.capabilities)
         parsed = parse_schedule_set(message.payload, now=now, tz=self.zone, limits=limits)
-        remembered = self._remembered(runtime, parsed.command_id)
+        remembered = self._remembered(runtime, parsed.command_id, message.payload)
         if remembered is not None:
             await self._answer(runtime, message, remembered, record=False)
             return
@@ -203,7 +215,7 @@ class HemsController:
         self._heard()
         now = self.clock.now()
         command_id, errors = parse_clear(message.payload)
-        remembered = self._remembered(runtime, command_id)
+        remembered = self._remembered(runtime, command_id, message.payload)
         if remembered is not None:
             await self._answer(runtime, message, remembered, record=False)
             return
@@ -239,15 +251,17 @@ class HemsController:
             return datetime.fromisoformat(last["applied_at"])
         return now
 
-    def _remembered(self, runtime: DeviceRuntime, command_id: str | None) -> dict[str, Any] | None:
+    def _remembered(self, runtime: DeviceRuntime, command_id: str | None, payload: bytes) -> dict[str, Any] | None:
+        """The answer given to this command id with this very payload (a reused id with new content is new)."""
         if command_id is None:
             return None
+        key = _dedup_key(command_id, payload)
         recent: dict[str, dict[str, Any]] = self._recent.get(runtime.key, {})
-        if command_id in recent:
-            return recent[command_id]
-        last = runtime.record.last_result
-        if last is not None and runtime.record.last_command_id == command_id:
-            return last  # remembered across a restart
+        if key in recent:
+            return recent[key]
+        record = runtime.record
+        if record.last_result is not None and record.last_command_digest == key:
+            return record.last_result  # remembered across a restart
         return None
 
     async def _answer(
@@ -265,12 +279,13 @@ class HemsController:
             else:
                 self.commands_refused += 1
             runtime.record.last_command_id = command_id
+            runtime.record.last_command_digest = _dedup_key(command_id, message.payload) if command_id else None
             runtime.record.last_result = payload
             if not payload["accepted"]:
                 runtime.last_error = "; ".join(f"{e['path']}: {e['message']}" for e in payload["errors"])[:500]
             if command_id is not None:
                 recent = self._recent.setdefault(runtime.key, OrderedDict())
-                recent[command_id] = payload
+                recent[_dedup_key(command_id, message.payload)] = payload
                 while len(recent) > REMEMBERED_RESULTS:
                     recent.popitem(last=False)
             self._persist()
