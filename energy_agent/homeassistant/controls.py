@@ -1,0 +1,59 @@
+"""The standalone settings Home Assistant may change, and the parsing of its command payloads.
+
+Parsing only checks the form (a number, a whole number, on/off); the range is checked by
+`Agent.set_standalone` against the config model, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from energy_agent.standalone import StandaloneParams
+
+SETTINGS = ("price_threshold", "top_x_charge_count", "paused")
+"""The settings with a command topic of their own (the mode uses the HEMS contract's topic)."""
+
+MAX_PAYLOAD_BYTES = 64
+ON_WORDS = frozenset({"on", "true", "1"})
+OFF_WORDS = frozenset({"off", "false", "0"})
+
+
+def parse_setting(setting: str, payload: bytes) -> Any:
+    """The value a command payload asks for; ValueError with a reason when it is not one."""
+    if setting not in SETTINGS:
+        raise ValueError(f"unknown setting {setting!r}; known: {', '.join(SETTINGS)}")
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"payload of {len(payload)} bytes; a value has at most {MAX_PAYLOAD_BYTES}")
+    try:
+        text = payload.decode().strip()
+    except UnicodeDecodeError:
+        raise ValueError("payload is not UTF-8 text") from None
+    if setting == "paused":
+        word = text.lower()
+        if word in ON_WORDS:
+            return True
+        if word in OFF_WORDS:
+            return False
+        raise ValueError(f"{text!r} is not ON or OFF")
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{text!r} is not a finite number")
+    if setting == "top_x_charge_count":
+        if not number.is_integer():
+            raise ValueError(f"{text!r} is not a whole number")
+        return int(number)
+    return number
+
+
+def settings_payload(operation_mode: str, params: StandaloneParams) -> dict[str, Any]:
+    """The retained settings topic: the mode and the standalone knobs in force."""
+    return {
+        "operation_mode": operation_mode,
+        "price_threshold": params.price_threshold_eur_kwh,
+        "top_x_charge_count": params.top_x_charge_count,
+        "paused": params.paused,
+    }
