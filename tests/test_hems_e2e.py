@@ -80,8 +80,10 @@ async def test_valid_schedule_reaches_the_cloud_exactly_and_is_answered(hems: Wo
             ],
         }
     ]
-    await eventually(lambda: hems.status()["schedule_source"] == "hems")
+    # the status published with the answer is the last one for this command
+    await eventually(lambda: hems.status()["last_command_result"] == "accepted")
     status = hems.status()
+    assert status["schedule_source"] == "hems"
     assert status["next_period_start"] == "2026-11-25T12:00:00+01:00"
     assert status["next_period_end"] == "2026-11-25T13:00:00+01:00"
     assert status["schedule_active"] is False

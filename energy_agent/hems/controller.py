@@ -176,6 +176,7 @@ class HemsController:
         if remembered is not None:
             await self._answer(runtime, message, remembered, record=False)
             return
+        runtime.record.last_hems_command_at = now
         if self._mode() is not OperationMode.HEMS:
             payload = self._refusal("set", parsed.command_id, self._standalone_issue())
         elif parsed.schedule is None:
@@ -207,7 +208,6 @@ class HemsController:
                         len(parsed.schedule.periods),
                         parsed.command_id or "no command id",
                     )
-        runtime.record.last_hems_command_at = now
         await self._answer(runtime, message, payload, record=True, command_id=parsed.command_id)
 
     async def handle_clear(self, runtime: DeviceRuntime, message: InboundMessage) -> None:
@@ -219,6 +219,7 @@ class HemsController:
         if remembered is not None:
             await self._answer(runtime, message, remembered, record=False)
             return
+        runtime.record.last_hems_command_at = now
         if self._mode() is not OperationMode.HEMS:
             payload = self._refusal("clear", command_id, self._standalone_issue())
         elif errors:
@@ -233,7 +234,6 @@ class HemsController:
                 else:
                     payload = result_payload(command="clear", command_id=command_id, accepted=True, applied_at=now)
                     log.info("%s: schedule cleared by the HEMS", runtime.key)
-        runtime.record.last_hems_command_at = now
         await self._answer(runtime, message, payload, record=True, command_id=command_id)
 
     def _standalone_issue(self) -> Issue:
