@@ -20,6 +20,7 @@ from energy_agent.domain import OperationMode
 from energy_agent.errors import ConfigError, DeviceError, StateError
 from energy_agent.hems.commands import parse_operation_mode_set
 from energy_agent.hems.controller import HemsController
+from energy_agent.homeassistant.bridge import HomeAssistantBridge
 from energy_agent.mqtt import InboundMessage, MqttBus, NotConnectedError
 from energy_agent.plugins import Registry
 from energy_agent.prices import PriceBoard
@@ -311,6 +312,7 @@ class Agent:
         """Run until `stop` is set, then announce `offline`, close devices and save the state."""
         self.bus.on_connect(self._on_connect)
         self.hems.start()
+        HomeAssistantBridge(self).start()
         self.bus.subscribe_messages(self.topics.mode_set, self._on_mode_set)
         log.info("energy-agent starting")
         self._spawn(self.bus.run(), "mqtt")

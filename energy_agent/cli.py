@@ -6,6 +6,7 @@ No `from __future__ import annotations` here: typer reads the annotations of nes
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -39,6 +40,16 @@ def load(config: Path | None, registry: Registry) -> CoreSettings:
     """Settings or a clean exit 2 with one line per problem."""
     try:
         return load_settings(registry, config)
+    except ConfigError as exc:
+        fail(exc.problems)
+
+
+def load_ha_options(path: Path, registry: Registry) -> CoreSettings:
+    """Settings from the Home Assistant app's options file, or a clean exit 2 with one line per problem."""
+    from energy_agent.homeassistant.options import config_from_ha_options, read_ha_options
+
+    try:
+        return load_settings(registry, data=config_from_ha_options(read_ha_options(path), os.environ))
     except ConfigError as exc:
         fail(exc.problems)
 
@@ -77,12 +88,20 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
     def run(
         config: ConfigOption = None,
         log_level: Annotated[str, typer.Option(envvar="ENERGY_AGENT_LOG_LEVEL", help="debug|info|warning")] = "info",
+        ha_options: Annotated[
+            Path | None,
+            typer.Option(
+                "--ha-options", help="The Home Assistant app's options.json, instead of --config.", show_default=False
+            ),
+        ] = None,
     ) -> None:
         """Run the agent until SIGTERM or SIGINT."""
         from energy_agent.runner import run_agent
 
         setup_logging(log_level)
-        settings = load(config, registry)
+        if ha_options is not None and config is not None:
+            fail(["give either --config or --ha-options, not both"])
+        settings = load(config, registry) if ha_options is None else load_ha_options(ha_options, registry)
         try:
             asyncio.run(run_agent(settings, registry))
         except ConfigError as exc:
