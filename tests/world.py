@@ -157,10 +157,12 @@ class World:
 
 
 @asynccontextmanager
-async def world(broker: Broker, recorder: Recorder, tmp_path: Path, now: datetime) -> AsyncIterator[World]:
+async def world(
+    broker: Broker, recorder: Recorder, tmp_path: Path, now: datetime, **sim_options: float
+) -> AsyncIterator[World]:
     """Build the simulator (HALO with a car on connector 1) and yield the world; stop everything after."""
     clock = ManualClock(now)
-    sim = Simulator(clock)
+    sim = Simulator(clock, **sim_options)
     sim.add_account(email=EMAIL, password=PASSWORD, api_key="api-key-secret")
     sim.add_charge_point(email=EMAIL, product="HALO", charge_point_id=CP)
     sim.plug_in_car(CP, connector_id=1, max_current_a=16.0, phases=3)
