@@ -97,6 +97,14 @@ class HemsSettings(Section):
     )
 
 
+class HealthSettings(Section):
+    """The HTTP endpoint for health checks and metrics."""
+
+    enabled: bool = Field(True, description="Serve /healthz, /status and /metrics.")
+    host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 exposes it to the network.")
+    port: int = Field(8125, ge=0, le=65535, description="TCP port (0: any free port).")
+
+
 class CoreSettings(BaseSettings):
     """The core's keys. Plugin sections and `prices` are added by `settings_class`."""
 
@@ -110,6 +118,7 @@ class CoreSettings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     standalone: StandaloneSettings = Field(default_factory=StandaloneSettings)
     hems: HemsSettings = Field(default_factory=HemsSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
 
     @field_validator("timezone")
     @classmethod
