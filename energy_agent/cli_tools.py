@@ -6,6 +6,7 @@ No `from __future__ import annotations`: typer reads the annotations of the nest
 import asyncio
 import json
 import sys
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -157,9 +158,15 @@ def add_tool_commands(app: typer.Typer, registry: Registry) -> None:
     hems_app = typer.Typer(help="Send HEMS commands to a running agent and print its answer.")
     app.add_typer(hems_app, name="hems")
 
-    def send(topic: str, payload: bytes, mqtt: MqttSettings, timeout_s: float) -> None:
+    def send(
+        topic: str, payload: bytes, mqtt: MqttSettings, timeout_s: float, answer_topic: str, command_id: str | None
+    ) -> None:
         try:
-            answer = asyncio.run(send_command(mqtt, topic, payload, timeout_s=timeout_s))
+            answer = asyncio.run(
+                send_command(
+                    mqtt, topic, payload, answer_topic=answer_topic, command_id=command_id, timeout_s=timeout_s
+                )
+            )
         except NoAnswerError as exc:
             raise _fail(str(exc), code=1) from None
         except OSError as exc:
@@ -199,9 +206,16 @@ def add_tool_commands(app: typer.Typer, registry: Registry) -> None:
             raise _fail(str(exc)) from None
         settings = _settings(config, registry)
         mqtt = _mqtt(settings, broker)
+        topics = Topics(mqtt.hems_prefix)
         if payload is not None:
             body = Path(payload[1:]).read_bytes() if payload.startswith("@") else payload.encode()
+            try:
+                given = json.loads(body)
+                command_id = given.get("command_id") if isinstance(given, dict) else None
+            except ValueError:
+                command_id = None
         else:
+            command_id = command_id or f"cli-{uuid.uuid4().hex[:12]}"
             periods: list[dict[str, Any]] = []
             for item in period or []:
                 start, sep, end = item.partition("/")
@@ -213,7 +227,14 @@ def add_tool_commands(app: typer.Typer, registry: Registry) -> None:
                 if value is not None:
                     document[key] = value
             body = json.dumps(document).encode()
-        send(Topics(mqtt.hems_prefix).schedule_set(device_type, topic_id), body, mqtt, timeout)
+        send(
+            topics.schedule_set(device_type, topic_id),
+            body,
+            mqtt,
+            timeout,
+            topics.schedule_result(device_type, topic_id),
+            command_id,
+        )
 
     @hems_app.command("clear")
     def hems_clear(
@@ -230,8 +251,17 @@ def add_tool_commands(app: typer.Typer, registry: Registry) -> None:
         except ValueError as exc:
             raise _fail(str(exc)) from None
         mqtt = _mqtt(_settings(config, registry), broker)
-        body = json.dumps({"command_id": command_id}).encode() if command_id else b""
-        send(Topics(mqtt.hems_prefix).schedule_clear(device_type, topic_id), body, mqtt, timeout)
+        topics = Topics(mqtt.hems_prefix)
+        command_id = command_id or f"cli-{uuid.uuid4().hex[:12]}"
+        body = json.dumps({"command_id": command_id}).encode()
+        send(
+            topics.schedule_clear(device_type, topic_id),
+            body,
+            mqtt,
+            timeout,
+            topics.schedule_result(device_type, topic_id),
+            command_id,
+        )
 
     @hems_app.command("mode")
     def hems_mode(
@@ -242,4 +272,7 @@ def add_tool_commands(app: typer.Typer, registry: Registry) -> None:
     ) -> None:
         """Switch the agent's operation mode and wait for the answer."""
         mqtt = _mqtt(_settings(config, registry), broker)
-        send(Topics(mqtt.hems_prefix).mode_set, mode.encode(), mqtt, timeout)
+        topics = Topics(mqtt.hems_prefix)
+        command_id = f"cli-{uuid.uuid4().hex[:12]}"
+        body = json.dumps({"operation_mode": mode, "command_id": command_id}).encode()
+        send(topics.mode_set, body, mqtt, timeout, topics.mode_result, command_id)

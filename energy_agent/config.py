@@ -70,6 +70,9 @@ class MqttSettings(Section):
     discovery_prefix: str = Field(
         "homeassistant", pattern=TOPIC_SEGMENT, description="Home Assistant MQTT discovery prefix."
     )
+    protocol: Literal["5", "3.1.1"] = Field(
+        "5", description="MQTT version; 3.1.1 for brokers without MQTT 5 (no response topics then)."
+    )
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive interval.")
     reconnect_min_s: float = Field(1.0, gt=0, le=60, description="First reconnect delay; doubles up to the max.")
     reconnect_max_s: float = Field(60.0, gt=0, le=3600, description="Longest delay between reconnect attempts.")

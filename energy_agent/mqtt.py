@@ -107,7 +107,7 @@ class MqttBus:
         if client is None or not self.connected:
             raise NotConnectedError(f"not connected to the broker; {topic} not published")
         properties = None
-        if correlation_data is not None:
+        if correlation_data is not None and self.settings.protocol == "5":
             properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             properties.CorrelationData = correlation_data
         try:
@@ -126,7 +126,7 @@ class MqttBus:
             username=settings.username,
             password=settings.password.get_secret_value() if settings.password else None,
             identifier=settings.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5,
+            protocol=aiomqtt.ProtocolVersion.V5 if settings.protocol == "5" else aiomqtt.ProtocolVersion.V311,
             will=aiomqtt.Will(self.availability_topic, OFFLINE, qos=1, retain=True),
             keepalive=settings.keepalive_s,
             tls_context=tls_context,
