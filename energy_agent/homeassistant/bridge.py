@@ -80,10 +80,15 @@ class HomeAssistantBridge:
             if device_type.name not in running and self.agent.settings.section(device_type.config_section) is not None
         )
 
-    async def publish_discovery(self) -> None:
-        """Publish every node's retained config, remove the nodes of devices that are gone, remember the rest."""
+    async def publish_discovery(self, *, only_new_devices: bool = False) -> None:
+        """Publish every node's retained config, remove the nodes of devices that are gone, remember the rest.
+
+        With `only_new_devices`, nothing is published unless a device runs that was not announced yet.
+        """
         async with self._discovery_lock:
             keys = frozenset(self.agent.runtimes)
+            if only_new_devices and keys <= self._announced:
+                return
             messages = self.messages()
             current = [m.node_id for m in messages]
             state = self.agent.state
@@ -135,8 +140,8 @@ class HomeAssistantBridge:
         await self.publish_all()
 
     async def _on_capabilities(self, message: InboundMessage) -> None:
-        if self.agent.started.is_set() and not frozenset(self.agent.runtimes) <= self._announced:
-            await self.publish_discovery()
+        if self.agent.started.is_set():
+            await self.publish_discovery(only_new_devices=True)
 
     async def _on_mode_result(self, message: InboundMessage) -> None:
         await self.publish_settings()
