@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from energy_agent.clock import Clock
 from energy_agent.domain import DeviceCapabilities, DeviceStatus, Period, PriceCurve, Schedule
+from energy_agent.metrics import Metrics
 
 
 @runtime_checkable
@@ -75,12 +76,28 @@ class MqttAccess(Protocol):
     """The part of the agent's MQTT connection that plugins may use."""
 
     async def publish(self, topic: str, payload: bytes | str, *, qos: int = 1, retain: bool = False) -> None:
-        """Publish now; raises when the broker is not connected."""
+        """Publish now; raises ConnectionError when the broker is not connected."""
         ...
 
     def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], Awaitable[None]]) -> None:
         """Call `handler(topic, payload)` for each message; kept across reconnects."""
         ...
+
+
+def controls_current(capabilities: DeviceCapabilities) -> bool:
+    """False for a device that only switches on and off: it announces the current range 0..0 A.
+
+    Such a device takes no `max_current`; its schedules carry none (`max_current_a` None).
+    """
+    return capabilities.max_current_a > 0
+
+
+@runtime_checkable
+class PolicyOptionsSource(Protocol):
+    """Optional on a Device: settings of its own that its standalone policy reads (e.g. hours per day)."""
+
+    policy_options: Mapping[str, Any]
+    """JSON-ready settings; the core hands them to the policy as `PlanRequest.options`."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,8 @@ class DeviceContext:
     timezone: ZoneInfo
     state_dir: Path
     mqtt: MqttAccess
+    metrics: Metrics = field(default_factory=Metrics)
+    """Where the device records its API calls (`measure`), served at `/metrics`; one per agent."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +141,9 @@ class PlanRequest:
     price_threshold_eur_kwh: float | None
     top_x_charge_count: int
     max_current_a: float | None = None
+    """The device's highest current; None for a device that does not control current."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """The planned device's `policy_options` (see PolicyOptionsSource); empty when it has none."""
 
 
 @dataclass(frozen=True)

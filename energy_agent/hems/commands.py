@@ -62,6 +62,11 @@ class CommandLimits:
         if self.horizon_s < 0 or self.max_periods < 1 or self.max_payload_bytes < 1:
             raise ValueError("horizon_s must be >= 0, max_periods and max_payload_bytes >= 1")
 
+    @property
+    def controls_current(self) -> bool:
+        """False for an on/off device (range 0..0 A): it takes no `max_current`, and its schedules carry none."""
+        return self.max_current_a > 0
+
     @classmethod
     def from_capabilities(cls, capabilities: DeviceCapabilities) -> CommandLimits:
         """The limits a device announces in its capabilities."""
@@ -276,7 +281,7 @@ def _build_schedule(
         return Schedule(
             periods=periods,
             source=ScheduleSource.HEMS,
-            max_current_a=float(max_current if max_current is not None else limits.max_current_a),
+            max_current_a=_schedule_current(max_current, limits),
             expires_at=expires_at,
             command_id=command_id,
         )
@@ -346,8 +351,16 @@ def _check_order(kept: list[tuple[int, Period]], found: _Findings) -> None:
         group_index, group_end, group_current = index, period.end, period.max_current_a
 
 
+def _schedule_current(max_current: float | None, limits: CommandLimits) -> float | None:
+    if not limits.controls_current:
+        return None
+    return float(max_current if max_current is not None else limits.max_current_a)
+
+
 def _check_current(value: float, path: str, limits: CommandLimits, found: _Findings) -> None:
-    if not limits.min_current_a <= value <= limits.max_current_a:
+    if not limits.controls_current:
+        found.error(path, "this device only switches on and off and takes no current limit; leave max_current out")
+    elif not limits.min_current_a <= value <= limits.max_current_a:
         found.error(path, f"{value} A is outside the device's range {limits.min_current_a}..{limits.max_current_a} A")
 
 

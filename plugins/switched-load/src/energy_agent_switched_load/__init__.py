@@ -1,0 +1,1 @@
+"""energy-agent plugin for switched loads: on/off devices driven through Home Assistant or MQTT."""

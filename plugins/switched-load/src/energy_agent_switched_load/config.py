@@ -1,0 +1,132 @@
+"""The `switched_load:` config section: a list of on/off loads, each driven through Home Assistant or MQTT."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from energy_agent_switched_load.policy import DEFAULT_HOURS_PER_DAY
+
+SUPERVISOR_URL = "http://supervisor/core/api"
+"""Home Assistant's REST API as seen from inside a Home Assistant app (add-on)."""
+SUPERVISOR_TOKEN_ENV = "SUPERVISOR_TOKEN"
+TOPIC_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class LoadConfig(BaseModel):
+    """What every load has, whatever drives it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(..., pattern=TOPIC_ID_PATTERN, description="Topic id of the load in the HEMS contract.")
+    name: str | None = Field(None, description="Human-readable name; default: the id.")
+    power_kw: float = Field(..., gt=0, le=100, description="Power the load draws while on, kW (its rating).")
+    phases: int = Field(1, ge=1, le=3, description="Phases the load is connected to (published in capabilities).")
+    hours_per_day: int = Field(
+        DEFAULT_HOURS_PER_DAY, ge=1, le=24, description="Standalone: run in this many cheapest hours per local day."
+    )
+    price_cap_eur_kwh: float | None = Field(
+        None,
+        ge=-10,
+        le=10,
+        description="Standalone cap, EUR/kWh: never run in an hour with a slot above it; default: the core's.",
+    )
+    poll_interval_s: float = Field(60, ge=1, le=3600, description="How often the switch's state is read.")
+
+    @property
+    def display_name(self) -> str:
+        """The name, or the id when none is given."""
+        return self.name or self.id
+
+
+class HomeAssistantLoadConfig(LoadConfig):
+    """A load behind a Home Assistant switch entity, switched through the REST API."""
+
+    driver: Literal["home_assistant"]
+    entity_id: str = Field(..., description="The switch entity, e.g. switch.water_heater.")
+    url: str = Field(SUPERVISOR_URL, description="Base URL of the REST API, ending in /api.")
+    token: SecretStr | None = Field(
+        None, description="Long-lived access token; default $SUPERVISOR_TOKEN with the supervisor URL. Never logged."
+    )
+    timeout_s: float = Field(10, gt=0, le=120, description="Timeout of one HTTP call.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("entity_id")
+    @classmethod
+    def _entity_id(cls, value: str) -> str:
+        domain, dot, object_id = value.partition(".")
+        if not (dot and domain and object_id) or "/" in value or "." in object_id:
+            raise ValueError("must look like domain.object_id, e.g. switch.water_heater")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _supervisor_token(cls, data: Any) -> Any:
+        # Inside a Home Assistant app the supervisor hands the token over in the environment.
+        if isinstance(data, dict) and data.get("token") is None and data.get("url", SUPERVISOR_URL) == SUPERVISOR_URL:
+            env_token = os.environ.get(SUPERVISOR_TOKEN_ENV)
+            if env_token:
+                return {**data, "token": env_token}
+        return data
+
+    @model_validator(mode="after")
+    def _token_required(self) -> Self:
+        if self.token is None or not self.token.get_secret_value():
+            where = f"${SUPERVISOR_TOKEN_ENV} is not set" if self.url == SUPERVISOR_URL else "no token given"
+            raise ValueError(f"token: required to call the Home Assistant API ({where})")
+        return self
+
+
+class MqttLoadConfig(LoadConfig):
+    """A load switched by publishing to a command topic on the agent's broker (Tasmota, Shelly, zigbee2mqtt…)."""
+
+    driver: Literal["mqtt"]
+    command_topic: str = Field(..., min_length=1, description="Where ON/OFF is published.")
+    state_topic: str | None = Field(None, min_length=1, description="Where the switch reports its state, if anywhere.")
+    payload_on: str = Field("ON", min_length=1, description="Payload that switches the load on.")
+    payload_off: str = Field("OFF", min_length=1, description="Payload that switches the load off.")
+    state_on: str | None = Field(None, description="State payload meaning on; default: payload_on.")
+    state_off: str | None = Field(None, description="State payload meaning off; default: payload_off.")
+    retain: bool = Field(False, description="Publish commands retained.")
+
+    @field_validator("command_topic", "state_topic")
+    @classmethod
+    def _no_wildcards(cls, value: str | None) -> str | None:
+        if value is not None and ("+" in value or "#" in value):
+            raise ValueError("must be a single topic, without + or # wildcards")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_payloads(self) -> Self:
+        if self.payload_on == self.payload_off:
+            raise ValueError("payload_on and payload_off must differ")
+        if (self.state_on or self.payload_on) == (self.state_off or self.payload_off):
+            raise ValueError("state_on and state_off must differ")
+        return self
+
+
+AnyLoadConfig = Annotated[HomeAssistantLoadConfig | MqttLoadConfig, Field(discriminator="driver")]
+
+
+class SwitchedLoadConfig(BaseModel):
+    """On/off loads (water heaters, pumps…) the agent runs in the cheapest hours or as a HEMS commands."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    loads: list[AnyLoadConfig] = Field(..., min_length=1, description="The loads; each id must be unique.")
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Self:
+        ids = [load.id for load in self.loads]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"load ids must be unique; repeated: {', '.join(repeated)}")
+        return self

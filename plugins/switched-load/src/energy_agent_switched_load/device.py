@@ -1,0 +1,161 @@
+"""A switched load as an energy-agent device: it follows its schedule by itself, switching at period edges.
+
+The agent hands over a whole schedule (standalone day plans include periods that already ended); the
+load keeps it and switches on when a period starts and off when it ends, when the schedule expires, or
+when it is cleared. A task on the injected clock wakes at each edge, and every minute so that a failed
+switch is retried. The load switches at edges only: a manual change in between is left alone until the
+next edge. With no schedule (also right after start) the load is switched off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from energy_agent.devices import DeviceContext
+from energy_agent.domain import ChargerState, DeviceCapabilities, DeviceStatus, Schedule
+from energy_agent.errors import DeviceError
+from energy_agent_switched_load.config import HomeAssistantLoadConfig, MqttLoadConfig
+from energy_agent_switched_load.drivers import Switch
+
+log = logging.getLogger(__name__)
+
+DEVICE_TYPE = "switched-load"
+CONTROL_STRATEGY = "direct"
+HORIZON_S = 7 * 86400
+MAX_PERIODS = 96
+RECHECK_S = 60.0
+
+
+class SwitchedLoad:
+    """One on/off load (see the module docstring)."""
+
+    device_type = DEVICE_TYPE
+
+    def __init__(
+        self, config: HomeAssistantLoadConfig | MqttLoadConfig, switch: Switch, context: DeviceContext
+    ) -> None:
+        self.config = config
+        self.switch = switch
+        self.context = context
+        self.topic_id = config.id
+        self.name = config.display_name
+        self.status_interval_s = config.poll_interval_s
+        # An on/off load takes no current limit: it announces the range 0..0 A.
+        self.capabilities = DeviceCapabilities(
+            min_current_a=0.0,
+            max_current_a=0.0,
+            phases=config.phases,
+            control_strategy=CONTROL_STRATEGY,
+            horizon_s=HORIZON_S,
+            max_periods=MAX_PERIODS,
+            extra={"power_kw": config.power_kw, "driver": config.driver},
+        )
+        self.policy_options: Mapping[str, Any] = {
+            "hours_per_day": config.hours_per_day,
+            "price_cap_eur_kwh": config.price_cap_eur_kwh,
+        }
+        self._schedule: Schedule | None = None
+        self._switched: bool | None = None
+        """What was last written to the switch; None before the first write."""
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"SwitchedLoad({self.topic_id!r} via {self.config.driver})"
+
+    @property
+    def switched_on(self) -> bool | None:
+        """What the load was last switched to (None: not switched yet)."""
+        return self._switched
+
+    async def start(self) -> None:
+        """Start the driver and the task that switches at period edges."""
+        await self.switch.start()
+        self._task = asyncio.create_task(self._follow(), name=f"switched-load {self.topic_id}")
+
+    async def close(self) -> None:
+        """Stop following the schedule and release the driver (the load stays as it is)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.switch.close()
+
+    async def apply_schedule(self, schedule: Schedule) -> None:
+        """Follow `schedule` from now on, switching at once if that changes the state now.
+
+        When that switch fails the previous schedule stays in force and DeviceError is raised.
+        """
+        await self._replace(schedule)
+
+    async def clear_schedule(self) -> None:
+        """Drop the schedule and switch off."""
+        await self._replace(None)
+
+    async def _replace(self, schedule: Schedule | None) -> None:
+        async with self._lock:
+            previous, self._schedule = self._schedule, schedule
+            try:
+                await self._sync_locked()
+            except DeviceError:
+                self._schedule = previous
+                raise
+        self._wake.set()
+
+    async def _sync_locked(self) -> None:
+        now = self.context.clock.now()
+        wanted = self._schedule is not None and self._schedule.active_at(now) is not None
+        if wanted == self._switched:
+            return
+        await self.switch.turn(wanted)
+        self._switched = wanted
+        log.info("%s: switched %s", self, "on" if wanted else "off")
+
+    def _next_edge(self, now: datetime) -> datetime | None:
+        schedule = self._schedule
+        if schedule is None:
+            return None
+        moments = [t for p in schedule.periods for t in (p.start, p.end) if t > now]
+        if schedule.expires_at is not None and schedule.expires_at > now:
+            moments.append(schedule.expires_at)
+        return min(moments, default=None)
+
+    async def _follow(self) -> None:
+        clock = self.context.clock
+        while True:
+            self._wake.clear()
+            try:
+                async with self._lock:
+                    await self._sync_locked()
+            except DeviceError as exc:
+                log.warning("%s: switching failed, retrying in %.0f s: %s", self, RECHECK_S, exc)
+            now = clock.now()
+            edge = self._next_edge(now)
+            wait_s = RECHECK_S if edge is None else min(RECHECK_S, (edge - now).total_seconds())
+            sleeper = asyncio.create_task(clock.sleep(max(wait_s, 0.0)))
+            waker = asyncio.create_task(self._wake.wait())
+            try:
+                await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                waker.cancel()
+
+    async def read_status(self) -> DeviceStatus:
+        """On or off, from the switch (or from the last command when the driver cannot tell).
+
+        The status vocabulary is the charger's: a running load reports `charging`, an idle one `idle`.
+        Power is the load's rating while on; energy is not measured.
+        """
+        reported = await self.switch.read_on()
+        on = self._switched if reported is None else reported
+        return DeviceStatus(
+            state=ChargerState.CHARGING if on else ChargerState.IDLE,
+            online=True,
+            current_power_kw=self.config.power_kw if on else 0.0,
+        )
