@@ -1,0 +1,1 @@
+"""An example energy-agent device plugin: a template to copy and rename."""
