@@ -257,9 +257,13 @@ class Agent:
         self.state.configured_mode = configured
         self.persist()
 
+    def status_payload_for(self, runtime: DeviceRuntime) -> dict[str, Any]:
+        """One device's status payload as the contract publishes it."""
+        return status_payload(runtime, self.agent_status_fields())
+
     async def publish_status(self, runtime: DeviceRuntime) -> None:
         """Publish one device's retained status; skipped quietly while disconnected."""
-        payload = status_payload(runtime, self.agent_status_fields())
+        payload = self.status_payload_for(runtime)
         topic = self.topics.status(runtime.device.device_type, runtime.device.topic_id)
         with contextlib.suppress(NotConnectedError):
             await self.bus.publish(topic, dumps(payload), retain=True)

@@ -20,7 +20,7 @@ from energy_agent_chargeamps.policy import POLICY
 
 async def create_connectors(config: ChargeAmpsConfig, context: DeviceContext) -> list[ChargeAmpsConnector]:
     """One device per configured connector of each charge point (all owned ones unless one is named)."""
-    account = ChargeAmpsAccount(config, context.clock)
+    account = ChargeAmpsAccount(config, context.clock, metrics=context.metrics)
     if config.charge_point_id is not None:
         points = [ChargePointInfo(config.charge_point_id, config.charge_point_id, tuple(config.connector_ids))]
     else:
@@ -96,3 +96,16 @@ def register_commands(cli: typer.Typer) -> None:
             asyncio.run(serve_forever(host, port))
 
     cli.add_typer(group, name="chargeamps")
+
+    @cli.command()
+    def demo(
+        broker: Annotated[
+            str | None, typer.Option(help="HOST:PORT of a broker to use instead of the embedded one.")
+        ] = None,
+        duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    ) -> None:
+        """Zero-setup demo: embedded broker, simulated charger and car, today's prices, and a live agent."""
+        from energy_agent_chargeamps.live_demo import run_demo
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_demo(broker=broker, duration_s=duration))

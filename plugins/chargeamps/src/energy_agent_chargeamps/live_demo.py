@@ -1,0 +1,207 @@
+"""`energy-agent demo`: the whole product in one command, with nothing else installed.
+
+An embedded MQTT broker (or `--broker HOST:PORT`), the Charge Amps simulator with a car plugged in, a
+realistic price curve for today and tomorrow, and a real agent; the terminal shows the mode, the plan and
+why, the charger's status, and every HEMS command with its result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import tempfile
+from collections import deque
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+from energy_agent.agent import Agent
+from energy_agent.clock import SystemClock
+from energy_agent.config import load_settings, machine_timezone
+from energy_agent.embedded_broker import EmbeddedBroker
+from energy_agent.mqtt import InboundMessage
+from energy_agent.plugins import collect, get_plugin_manager
+from energy_agent.sample_prices import curve_json, sample_curve
+from energy_agent_chargeamps.simulator import (
+    DEMO_API_KEY,
+    DEMO_CHARGE_POINT_ID,
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    Simulator,
+    populate_demo,
+)
+
+DEVICE_KEY = "charge-amps/1"
+
+
+class DemoView:
+    """What the terminal shows; built from the running agent on every refresh."""
+
+    def __init__(self, agent: Agent, broker: str, try_lines: list[str]) -> None:
+        self.agent = agent
+        self.broker = broker
+        self.try_lines = try_lines
+        self.commands: deque[dict[str, Any]] = deque(maxlen=8)
+
+    async def on_result(self, message: InboundMessage) -> None:
+        """Remember each HEMS answer for the log panel."""
+        with contextlib.suppress(ValueError):
+            answer = json.loads(message.payload)
+            answer["_topic"] = message.topic
+            self.commands.appendleft(answer)
+
+    def render(self) -> Group:
+        """The whole screen."""
+        agent = self.agent
+        zone = agent.settings.zone
+        header = Table.grid(padding=(0, 2))
+        header.add_row(
+            f"[b]mode[/b] {agent.mode.value}",
+            f"[b]broker[/b] {self.broker} ({'connected' if agent.bus.connected else 'not connected'})",
+            f"[b]HEMS heard[/b] {'yes' if agent.hems.hems_connected else 'no'}",
+            f"[b]fallback[/b] {agent.settings.hems.fallback}",
+        )
+        parts: list[Any] = [
+            Panel(header, title="energy-agent demo"),
+            Panel("\n".join(self.try_lines), title="try this in another terminal"),
+        ]
+        runtime = agent.runtimes.get(DEVICE_KEY)
+        if runtime is not None:
+            payload = agent.status_payload_for(runtime)
+            status = Table.grid(padding=(0, 2))
+            for key in ("state", "current_power_kw", "session_energy_kwh", "schedule_source", "schedule_active",
+                        "next_period_start", "next_period_end", "last_command_result", "last_error"):  # fmt: skip
+                status.add_row(key, str(payload.get(key)))
+            parts.append(Panel(status, title="charger HALO connector 1 (simulated)"))
+            plan = agent.planner.last_plans.get(DEVICE_KEY)
+            if plan is not None:
+                parts.append(Panel(self._plan_table(plan.explanation.get("days", []), zone), title=self._plan_title()))
+            elif runtime.plan.warnings:
+                parts.append(Panel("\n".join(runtime.plan.warnings), title="plan"))
+        log = Table("command", "id", "accepted", "errors / warnings", expand=True)
+        for answer in self.commands:
+            notes = answer.get("errors") or answer.get("warnings") or []
+            log.add_row(
+                str(answer.get("command", answer.get("operation_mode", "mode"))),
+                str(answer.get("command_id")),
+                "yes" if answer.get("accepted") else "[red]no[/red]",
+                "; ".join(f"{n['path']}: {n['message']}" for n in notes)[:120],
+            )
+        parts.append(Panel(log, title="HEMS commands and results"))
+        return Group(*parts)
+
+    def _plan_title(self) -> str:
+        params = self.agent.standalone_params()
+        cap = "no cap" if params.price_threshold_eur_kwh is None else f"cap {params.price_threshold_eur_kwh} EUR/kWh"
+        return f"standalone plan ({cap}, top {params.top_x_charge_count} price levels)"
+
+    @staticmethod
+    def _plan_table(days: list[dict[str, Any]], zone: ZoneInfo) -> Table:
+        table = Table("day", "charge periods", "levels", "above cap", "warning", expand=True)
+        for day in days:
+            periods = ", ".join(f"{p['start'][11:16]}–{p['end'][11:16]}" for p in day["periods"]) or "none"
+            table.add_row(
+                day["date"],
+                periods,
+                str(len(day["levels"])),
+                str(day["excluded_by_threshold"]),
+                "no slot under the cap" if day["no_eligible_slots"] else "",
+            )
+        return table
+
+
+async def run_demo(
+    *, broker: str | None = None, duration_s: float | None = None, console: Console | None = None
+) -> dict[str, Any]:
+    """Run the demo until Ctrl-C (or `duration_s`); returns a summary for tests."""
+    console = console or Console()
+    zone_name = machine_timezone()
+    zone = ZoneInfo(zone_name)
+    clock = SystemClock()
+    today = clock.now().astimezone(zone).date()
+    embedded: EmbeddedBroker | None = None
+    if broker is None:
+        embedded = EmbeddedBroker()
+        port = await embedded.start()
+        host, protocol = "127.0.0.1", "3.1.1"
+    else:
+        host, _, port_text = broker.rpartition(":")
+        port, protocol = int(port_text), "5"
+    sim = Simulator(clock)
+    populate_demo(sim)
+    sim_url = await sim.start(port=0)
+    with tempfile.TemporaryDirectory(prefix="energy-agent-demo-") as workdir:
+        prices = Path(workdir) / "prices.json"
+        curve = sample_curve([today, today + timedelta(days=1)], zone)
+        prices.write_text(json.dumps(curve_json(curve, zone)))
+        document = {
+            "operation_mode": "standalone",
+            "timezone": zone_name,
+            "state_dir": str(Path(workdir) / "state"),
+            "mqtt": {"host": host, "port": port, "protocol": protocol, "client_id": "energy-agent-demo"},
+            "prices": {"source": "file", "path": str(prices)},
+            "health": {"enabled": False},
+            "chargeamps": {
+                "email": DEMO_EMAIL,
+                "password": DEMO_PASSWORD,
+                "api_key": DEMO_API_KEY,
+                "base_url": sim_url,
+                "charge_point_id": DEMO_CHARGE_POINT_ID,
+                "poll_interval_s": 5,
+            },
+        }
+        registry = collect(get_plugin_manager())
+        settings = load_settings(registry, data=document, environ=False)
+        agent = Agent(settings, registry, clock=clock)
+        where = f"{host}:{port}"
+        period_start = (clock.now() + timedelta(minutes=2)).astimezone(zone).replace(second=0, microsecond=0)
+        period_end = period_start + timedelta(hours=1)
+        try_lines = [
+            f"energy-agent hems mode hems --broker {where}",
+            f"energy-agent hems set 1 --period {period_start.isoformat()}/{period_end.isoformat()} "
+            f"--max-current 10 --broker {where}",
+            f"energy-agent hems clear 1 --broker {where}",
+            f"energy-agent hems mode standalone --broker {where}",
+        ]
+        if protocol == "3.1.1":
+            try_lines.append("(the embedded broker speaks MQTT 3.1.1: the CLI matches answers by command id)")
+        view = DemoView(agent, where, try_lines)
+        agent.bus.subscribe_messages(f"{settings.mqtt.hems_prefix}/+/+/schedule/result", view.on_result)
+        agent.bus.subscribe_messages(agent.topics.mode_result, view.on_result)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        task = asyncio.create_task(agent.run(stop))
+        try:
+            async with asyncio.timeout(15):
+                await agent.started.wait()
+            with Live(view.render(), console=console, refresh_per_second=2, transient=False) as live:
+                deadline = None if duration_s is None else loop.time() + duration_s
+                while not stop.is_set() and (deadline is None or loop.time() < deadline):
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=1.0)
+                    live.update(view.render())
+        finally:
+            stop.set()
+            await task
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+            await sim.stop()
+            if embedded is not None:
+                await embedded.stop()
+        runtime = agent.runtimes.get(DEVICE_KEY)
+        return {
+            "broker": where,
+            "schedule_writes": len(sim.requests("PUT /api/smartChargingSchedules")),
+            "schedule_source": runtime.source.value if runtime else None,
+            "commands": list(view.commands),
+        }
