@@ -15,7 +15,7 @@ from energy_agent.clock import Clock, SystemClock
 from energy_agent.config import CoreSettings, StandaloneSettings
 from energy_agent.contracts import CONTRACT_VERSION
 from energy_agent.device_runtime import DeviceRuntime, PlanInfo, dumps, status_payload
-from energy_agent.devices import Device, DeviceContext, DeviceType
+from energy_agent.devices import Device, DeviceContext, DeviceType, ScheduleRestorer
 from energy_agent.domain import OperationMode
 from energy_agent.errors import ConfigError, DeviceError, StateError
 from energy_agent.hems.commands import parse_operation_mode_set
@@ -101,10 +101,17 @@ class Agent:
         return devices
 
     async def _serve(self, devices: Sequence[Device]) -> None:
-        """Start devices and their status loops."""
+        """Start devices, hand back the schedules restored from the state, and start their status loops."""
         for device in devices:
             await device.start()
         self.add_devices(devices)
+        for device in devices:
+            runtime = self.runtimes[f"{device.device_type}/{device.topic_id}"]
+            if isinstance(device, ScheduleRestorer) and runtime.schedule is not None:
+                try:
+                    await device.restore_schedule(runtime.schedule)
+                except DeviceError as exc:
+                    log.warning("%s: could not resume the restored schedule: %s", runtime.key, exc)
         for device in devices:
             runtime = self.runtimes[f"{device.device_type}/{device.topic_id}"]
             self._spawn(self._device_loop(runtime), f"device {runtime.key}")

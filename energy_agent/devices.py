@@ -83,6 +83,10 @@ class MqttAccess(Protocol):
         """Call `handler(topic, payload)` for each message; kept across reconnects."""
         ...
 
+    async def wait_connected(self, timeout_s: float | None = None) -> None:
+        """Wait until the broker connection is up (raises TimeoutError after `timeout_s`)."""
+        ...
+
 
 def controls_current(capabilities: DeviceCapabilities) -> bool:
     """False for a device that only switches on and off: it announces the current range 0..0 A.
@@ -90,6 +94,19 @@ def controls_current(capabilities: DeviceCapabilities) -> bool:
     Such a device takes no `max_current`; its schedules carry none (`max_current_a` None).
     """
     return capabilities.max_current_a > 0
+
+
+@runtime_checkable
+class ScheduleRestorer(Protocol):
+    """Optional on a Device: told at start which schedule the agent restored from its state.
+
+    A device that keeps its schedule in the cloud needs nothing (no rewrite); one that follows the schedule
+    in memory (switching at boundaries) resumes following it here.
+    """
+
+    async def restore_schedule(self, schedule: Schedule) -> None:
+        """Resume following `schedule`, which the device accepted before the agent restarted."""
+        ...
 
 
 @runtime_checkable

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from energy_agent.clock import Clock
 from energy_agent.device_runtime import DeviceRuntime, PlanInfo
-from energy_agent.devices import Plan, PlanRequest, StandalonePolicy
+from energy_agent.devices import Plan, PlanRequest, PolicyOptionsSource, StandalonePolicy, controls_current
 from energy_agent.domain import PriceCurve, Schedule, ScheduleSource
 from energy_agent.errors import DeviceError
 from energy_agent.prices import PriceBoard, curve_freshness
@@ -69,6 +69,8 @@ class StandalonePlanner:
         if name is None or name not in self.policies:
             raise LookupError(f"no standalone policy for {runtime.key} (wanted {name!r})")
         params = self._params()
+        device = runtime.device
+        max_current_a = device.capabilities.max_current_a if controls_current(device.capabilities) else None
         plan = self.policies[name].plan(
             PlanRequest(
                 prices=curve,
@@ -76,7 +78,8 @@ class StandalonePlanner:
                 timezone=self.zone,
                 price_threshold_eur_kwh=params.price_threshold_eur_kwh,
                 top_x_charge_count=params.top_x_charge_count,
-                max_current_a=runtime.device.capabilities.max_current_a,
+                max_current_a=max_current_a,
+                options=device.policy_options if isinstance(device, PolicyOptionsSource) else {},
             )
         )
         # The cloud stops following the schedule where the known prices end (validTo), so a charger left
@@ -84,7 +87,7 @@ class StandalonePlanner:
         schedule = Schedule(
             periods=plan.periods,
             source=ScheduleSource.STANDALONE,
-            max_current_a=runtime.device.capabilities.max_current_a,
+            max_current_a=max_current_a,
             expires_at=curve.end,
         )
         return plan, schedule

@@ -125,7 +125,7 @@ async def test_agent_publishes_status_and_capabilities_retained(
     finally:
         stop.set()
         await task
-    assert recorder.payloads("hems/agent/availability")[-1] == b"offline"
+    await recorder.wait_for("hems/agent/availability", lambda p: p == b"offline")
     assert all(("close", None) in d.calls for d in fake_plugin.CREATED[-2:])
 
 

@@ -139,6 +139,12 @@ class ChargeAmpsConnector:
         self._known_empty = False
         log.info("%s: wrote %d weekly period(s) from %s", self, len(weekly.periods), body["startOfSchedule"])
 
+    async def restore_schedule(self, schedule: Schedule) -> None:
+        """After an agent restart: the cloud still holds a written schedule; direct control resumes switching."""
+        if self.config.control_strategy == "direct":
+            self._direct_schedule = schedule
+            self._direct_wake.set()
+
     async def clear_schedule(self) -> None:
         """Remove the schedule (schedule control) or switch Off (direct control); twice clears once."""
         if self.config.control_strategy == "direct":

@@ -94,6 +94,11 @@ class SwitchedLoad:
         """
         await self._replace(schedule)
 
+    async def restore_schedule(self, schedule: Schedule) -> None:
+        """After an agent restart, follow the schedule the agent restored (the switch loop retries failures)."""
+        self._schedule = schedule
+        self._wake.set()
+
     async def clear_schedule(self) -> None:
         """Drop the schedule and switch off."""
         await self._replace(None)
