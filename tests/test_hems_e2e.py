@@ -293,3 +293,20 @@ async def test_fuzzed_payloads_never_crash_and_never_write_on_refusal(fuzz_targe
     if not result["accepted"]:
         assert len(fuzz_target.sim.writes()) == writes_before
         assert runtime.record.schedule == before
+
+
+async def test_a_changed_config_mode_at_start_clears_and_starts_fresh(hems: World) -> None:
+    await hems.command(SCHEDULE)
+    await hems.stop_agent()
+    agent = await hems.start_agent(operation_mode="standalone")
+    assert agent.mode.value == "standalone"
+    assert len(hems.writes(DELETE_ROUTE)) == 1
+    assert agent.runtimes["charge-amps/1"].record.schedule is None
+    await hems.stop_agent()
+    # a run-time switch back to hems survives a restart while the config file stays unchanged
+    agent = await hems.start_agent(operation_mode="standalone")
+    await hems.publish("hems/agent/operation_mode/set", b"hems")
+    await eventually(lambda: agent.mode.value == "hems")
+    await hems.stop_agent()
+    agent = await hems.start_agent(operation_mode="standalone")
+    assert agent.mode.value == "hems"
