@@ -128,12 +128,7 @@ class DeviceRuntime:
     def next_deadline(self, now: datetime) -> datetime | None:
         """The next moment the status changes by itself: a period boundary or the expiry."""
         schedule = self.record.schedule
-        if schedule is None:
-            return None
-        moments = [t for p in schedule.periods for t in (p.start, p.end) if t > now]
-        if schedule.expires_at is not None and schedule.expires_at > now:
-            moments.append(schedule.expires_at)
-        return min(moments, default=None)
+        return schedule.next_change(now) if schedule is not None else None
 
 
 def status_payload(runtime: DeviceRuntime, extra: dict[str, Any]) -> dict[str, Any]:

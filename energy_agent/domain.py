@@ -141,6 +141,14 @@ class Schedule:
             return None
         return next((p for p in self.periods if p.end > when), None)
 
+    def next_change(self, after: datetime) -> datetime | None:
+        """The first moment after `after` at which what the device should do changes: a period start or end,
+        or the expiry."""
+        moments = [t for p in self.periods for t in (p.start, p.end) if t > after]
+        if self.expires_at is not None and self.expires_at > after:
+            moments.append(self.expires_at)
+        return min(moments, default=None)
+
     def is_expired(self, when: datetime) -> bool:
         """True once `expires_at` has been reached."""
         return self.expires_at is not None and when >= self.expires_at

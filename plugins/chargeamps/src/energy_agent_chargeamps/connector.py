@@ -9,15 +9,13 @@ Two control strategies:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from datetime import datetime
 from typing import Any
 
 from energy_agent.devices import DeviceContext
-from energy_agent.domain import ChargerState, DeviceCapabilities, DeviceStatus, Schedule
-from energy_agent.errors import DeviceError, DeviceUnavailableError
+from energy_agent.domain import ChargerState, DeviceCapabilities, DeviceStatus, Period, Schedule
+from energy_agent.errors import DeviceUnavailableError
+from energy_agent.following import ScheduleFollower
 from energy_agent_chargeamps.account import ChargeAmpsAccount, ConnectorReading
 from energy_agent_chargeamps.config import ChargeAmpsConfig
 from energy_agent_chargeamps.weekly import to_weekly, to_wire_body
@@ -89,11 +87,8 @@ class ChargeAmpsConnector:
         )
         self._written_body: dict[str, Any] | None = None
         self._known_empty = False
-        self._direct_schedule: Schedule | None = None
+        self._direct = ScheduleFollower(context.clock, self._switch, name=repr(self), recheck_s=DIRECT_RECHECK_S)
         self._direct_written: tuple[bool, float] | None = None
-        self._direct_task: asyncio.Task[None] | None = None
-        self._direct_wake = asyncio.Event()
-        self._direct_lock = asyncio.Lock()
         self._session_start_kwh: float | None = None
 
     def __repr__(self) -> str:
@@ -103,23 +98,18 @@ class ChargeAmpsConnector:
         """Take a share of the account; with direct control, start the boundary switcher."""
         self.account.acquire()
         if self.config.control_strategy == "direct":
-            self._direct_task = asyncio.create_task(self._direct_loop(), name=f"charge-amps direct {self.topic_id}")
+            self._direct.start()
 
     async def close(self) -> None:
         """Stop the switcher and release the account."""
-        if self._direct_task is not None:
-            self._direct_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._direct_task
+        await self._direct.stop()
         await self.account.release()
 
     # -- writes ------------------------------------------------------------------------------------
     async def apply_schedule(self, schedule: Schedule) -> None:
         """Write the schedule (schedule control) or take it over and switch now (direct control)."""
         if self.config.control_strategy == "direct":
-            self._direct_schedule = schedule
-            await self._direct_sync()
-            self._direct_wake.set()
+            await self._direct.replace(schedule)
             return
         now = self.context.clock.now()
         weekly = to_weekly(schedule, now=now, tz=self.context.timezone, default_current_a=self.config.max_current_a)
@@ -142,14 +132,12 @@ class ChargeAmpsConnector:
     async def restore_schedule(self, schedule: Schedule) -> None:
         """After an agent restart: the cloud still holds a written schedule; direct control resumes switching."""
         if self.config.control_strategy == "direct":
-            self._direct_schedule = schedule
-            self._direct_wake.set()
+            self._direct.resume(schedule)
 
     async def clear_schedule(self) -> None:
         """Remove the schedule (schedule control) or switch Off (direct control); twice clears once."""
         if self.config.control_strategy == "direct":
-            self._direct_schedule = None
-            await self._direct_sync()
+            await self._direct.replace(None)
             return
         if self._known_empty:
             return
@@ -158,51 +146,17 @@ class ChargeAmpsConnector:
         self._known_empty = True
         log.info("%s: schedule deleted", self)
 
-    async def _direct_sync(self) -> None:
-        async with self._direct_lock:
-            await self._direct_sync_locked()
-
-    async def _direct_sync_locked(self) -> None:
-        now = self.context.clock.now()
-        schedule = self._direct_schedule
-        period = schedule.active_at(now) if schedule else None
-        wanted = (
-            (True, (schedule.current_for(period) if schedule else None) or self.config.max_current_a)
-            if period is not None
-            else (False, self.config.max_current_a)
-        )
+    async def _switch(self, schedule: Schedule | None, period: Period | None) -> None:
+        """Direct control: connector On at the period's current inside a period, Off outside; no repeat writes."""
+        if period is None or schedule is None:
+            wanted = (False, self.config.max_current_a)
+        else:
+            wanted = (True, schedule.current_for(period) or self.config.max_current_a)
         if wanted == self._direct_written:
             return
         await self.account.set_connector(self.charge_point_id, self.connector_id, on=wanted[0], max_current_a=wanted[1])
         self._direct_written = wanted
         log.info("%s: switched %s at %.0f A", self, "On" if wanted[0] else "Off", wanted[1])
-
-    def _next_boundary(self, now: datetime) -> datetime | None:
-        schedule = self._direct_schedule
-        if schedule is None:
-            return None
-        moments = [t for p in schedule.periods for t in (p.start, p.end) if t > now]
-        if schedule.expires_at is not None and schedule.expires_at > now:
-            moments.append(schedule.expires_at)
-        return min(moments, default=None)
-
-    async def _direct_loop(self) -> None:
-        """Switch at each boundary; re-check every minute so a failed switch is retried."""
-        clock = self.context.clock
-        while True:
-            self._direct_wake.clear()
-            try:
-                await self._direct_sync()
-            except DeviceError as exc:
-                log.warning("%s: switching failed, retrying: %s", self, exc)
-            now = clock.now()
-            boundary = self._next_boundary(now)
-            wait_s = DIRECT_RECHECK_S if boundary is None else min(DIRECT_RECHECK_S, (boundary - now).total_seconds())
-            sleeper = asyncio.create_task(clock.sleep(max(wait_s, 0.0)))
-            waker = asyncio.create_task(self._direct_wake.wait())
-            await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
-            sleeper.cancel()
-            waker.cancel()
 
     # -- status ------------------------------------------------------------------------------------
     async def read_status(self) -> DeviceStatus:

@@ -2,23 +2,20 @@
 
 The agent hands over a whole schedule (standalone day plans include periods that already ended); the
 load keeps it and switches on when a period starts and off when it ends, when the schedule expires, or
-when it is cleared. A task on the injected clock wakes at each edge, and every minute so that a failed
-switch is retried. The load switches at edges only: a manual change in between is left alone until the
-next edge. With no schedule (also right after start) the load is switched off.
+when it is cleared. The core's `ScheduleFollower` wakes at each edge on the injected clock, and every
+minute so that a failed switch is retried. The load switches at edges only: a manual change in between is
+left alone until the next edge. With no schedule (also right after start) the load is switched off.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from energy_agent.devices import DeviceContext
-from energy_agent.domain import ChargerState, DeviceCapabilities, DeviceStatus, Schedule
-from energy_agent.errors import DeviceError
+from energy_agent.domain import ChargerState, DeviceCapabilities, DeviceStatus, Period, Schedule
+from energy_agent.following import ScheduleFollower
 from energy_agent_switched_load.config import HomeAssistantLoadConfig, MqttLoadConfig
 from energy_agent_switched_load.drivers import Switch
 
@@ -59,12 +56,9 @@ class SwitchedLoad:
             "hours_per_day": config.hours_per_day,
             "price_cap_eur_kwh": config.price_cap_eur_kwh,
         }
-        self._schedule: Schedule | None = None
         self._switched: bool | None = None
         """What was last written to the switch; None before the first write."""
-        self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._follower = ScheduleFollower(context.clock, self._sync, name=repr(self), recheck_s=RECHECK_S)
 
     def __repr__(self) -> str:
         return f"SwitchedLoad({self.topic_id!r} via {self.config.driver})"
@@ -77,14 +71,11 @@ class SwitchedLoad:
     async def start(self) -> None:
         """Start the driver and the task that switches at period edges."""
         await self.switch.start()
-        self._task = asyncio.create_task(self._follow(), name=f"switched-load {self.topic_id}")
+        self._follower.start()
 
     async def close(self) -> None:
         """Stop following the schedule and release the driver (the load stays as it is)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._follower.stop()
         await self.switch.close()
 
     async def apply_schedule(self, schedule: Schedule) -> None:
@@ -92,64 +83,23 @@ class SwitchedLoad:
 
         When that switch fails the previous schedule stays in force and DeviceError is raised.
         """
-        await self._replace(schedule)
+        await self._follower.replace(schedule)
 
     async def restore_schedule(self, schedule: Schedule) -> None:
         """After an agent restart, follow the schedule the agent restored (the switch loop retries failures)."""
-        self._schedule = schedule
-        self._wake.set()
+        self._follower.resume(schedule)
 
     async def clear_schedule(self) -> None:
         """Drop the schedule and switch off."""
-        await self._replace(None)
+        await self._follower.replace(None)
 
-    async def _replace(self, schedule: Schedule | None) -> None:
-        async with self._lock:
-            previous, self._schedule = self._schedule, schedule
-            try:
-                await self._sync_locked()
-            except DeviceError:
-                self._schedule = previous
-                raise
-        self._wake.set()
-
-    async def _sync_locked(self) -> None:
-        now = self.context.clock.now()
-        wanted = self._schedule is not None and self._schedule.active_at(now) is not None
+    async def _sync(self, schedule: Schedule | None, period: Period | None) -> None:
+        wanted = period is not None
         if wanted == self._switched:
             return
         await self.switch.turn(wanted)
         self._switched = wanted
         log.info("%s: switched %s", self, "on" if wanted else "off")
-
-    def _next_edge(self, now: datetime) -> datetime | None:
-        schedule = self._schedule
-        if schedule is None:
-            return None
-        moments = [t for p in schedule.periods for t in (p.start, p.end) if t > now]
-        if schedule.expires_at is not None and schedule.expires_at > now:
-            moments.append(schedule.expires_at)
-        return min(moments, default=None)
-
-    async def _follow(self) -> None:
-        clock = self.context.clock
-        while True:
-            self._wake.clear()
-            try:
-                async with self._lock:
-                    await self._sync_locked()
-            except DeviceError as exc:
-                log.warning("%s: switching failed, retrying in %.0f s: %s", self, RECHECK_S, exc)
-            now = clock.now()
-            edge = self._next_edge(now)
-            wait_s = RECHECK_S if edge is None else min(RECHECK_S, (edge - now).total_seconds())
-            sleeper = asyncio.create_task(clock.sleep(max(wait_s, 0.0)))
-            waker = asyncio.create_task(self._wake.wait())
-            try:
-                await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                waker.cancel()
 
     async def read_status(self) -> DeviceStatus:
         """On or off, from the switch (or from the last command when the driver cannot tell).
