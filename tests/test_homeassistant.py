@@ -437,21 +437,24 @@ async def test_controls_change_persist_and_replan(broker: Broker, recorder: Reco
             ("hems/agent/settings/paused/set", "ON", "paused", True),
             ("hems/agent/operation_mode/set", "hems", "operation_mode", "hems"),
         ):
-            seen = len(recorder.payloads(SETTINGS))
             await publish(broker, topic, payload)
-            assert json.loads(await count_reaches(recorder, SETTINGS, seen + 1))[field] == value
+            await recorder.wait_for(SETTINGS, lambda message, f=field, v=value: json.loads(message)[f] == v)
         assert reasons == ["settings changed", "settings changed", "settings changed", "mode switch"]
         assert agent.standalone_params().price_threshold_eur_kwh == 0.18
+
+        # A change made another way (here: in the process) shows too, through the device status that follows.
+        await agent.set_standalone(top_x_charge_count=6)
+        await recorder.wait_for(SETTINGS, lambda payload: json.loads(payload)["top_x_charge_count"] == 6)
 
     recorder.messages.clear()
     async with running(settings, registry) as restarted:
         params = restarted.standalone_params()
-        assert (params.price_threshold_eur_kwh, params.top_x_charge_count, params.paused) == (0.18, 5, True)
+        assert (params.price_threshold_eur_kwh, params.top_x_charge_count, params.paused) == (0.18, 6, True)
         assert restarted.mode.value == "hems"
         assert json.loads(await count_reaches(recorder, SETTINGS, 1)) == {
             "operation_mode": "hems",
             "price_threshold": 0.18,
-            "top_x_charge_count": 5,
+            "top_x_charge_count": 6,
             "paused": True,
         }
 
