@@ -63,7 +63,11 @@ class ManualClock:
         await future
 
     async def advance(self, seconds: float) -> None:
-        """Move the clock forward, waking each sleeper in deadline order and letting it run."""
+        """Move the clock forward, waking each sleeper in deadline order and letting it run.
+
+        Tasks that are ready run first, so that they reach their sleeps before time moves.
+        """
+        await _settle()
         target = self._now + timedelta(seconds=seconds)
         while self._sleepers and self._sleepers[0][0] <= target:
             deadline, _, future = heapq.heappop(self._sleepers)
