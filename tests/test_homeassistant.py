@@ -442,19 +442,15 @@ async def test_controls_change_persist_and_replan(broker: Broker, recorder: Reco
         assert reasons == ["settings changed", "settings changed", "settings changed", "mode switch"]
         assert agent.standalone_params().price_threshold_eur_kwh == 0.18
 
-        # A change made another way (here: in the process) shows too, through the device status that follows.
-        await agent.set_standalone(top_x_charge_count=6)
-        await recorder.wait_for(SETTINGS, lambda payload: json.loads(payload)["top_x_charge_count"] == 6)
-
     recorder.messages.clear()
     async with running(settings, registry) as restarted:
         params = restarted.standalone_params()
-        assert (params.price_threshold_eur_kwh, params.top_x_charge_count, params.paused) == (0.18, 6, True)
+        assert (params.price_threshold_eur_kwh, params.top_x_charge_count, params.paused) == (0.18, 5, True)
         assert restarted.mode.value == "hems"
         assert json.loads(await count_reaches(recorder, SETTINGS, 1)) == {
             "operation_mode": "hems",
             "price_threshold": 0.18,
-            "top_x_charge_count": 6,
+            "top_x_charge_count": 5,
             "paused": True,
         }
 

@@ -8,16 +8,17 @@ configured but has no device up yet (its cloud was unreachable at start) keeps i
 
 The mode select sends to the HEMS contract's `{hems_prefix}/agent/operation_mode/set`, which the agent
 already validates and answers on `…/result`; the bridge republishes the settings topic on every answer.
-The other controls have their own command topics and go through `Agent.set_standalone`. Since every change
-of a setting is followed by a status of each device, the bridge also compares the settings with the ones it
-last published whenever a device status passes, so a change made any other way shows in Home Assistant too.
+The other controls have their own command topics and go through `Agent.set_standalone`. The bridge does not
+subscribe to the device statuses: they are the agent's busiest topic, and receiving its own would double
+the traffic a flood of HEMS commands causes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from energy_agent import __version__
 from energy_agent.device_runtime import dumps
@@ -48,9 +49,7 @@ class HomeAssistantBridge:
         )
         self._discovery_lock = asyncio.Lock()
         self._settings_lock = asyncio.Lock()
-        self._publish_lock = asyncio.Lock()
         self._announced: frozenset[str] = frozenset()
-        self._settings_published: dict[str, Any] | None = None
 
     def start(self) -> None:
         """Register the subscriptions and the connect listener; the bus delivers from then on."""
@@ -59,7 +58,6 @@ class HomeAssistantBridge:
         bus.subscribe_messages(self.context.setting_command_filter, self._on_setting)
         bus.subscribe_messages(self.agent.topics.mode_result, self._on_mode_result)
         bus.subscribe_messages(f"{self.agent.topics.prefix}/+/+/capabilities", self._on_capabilities)
-        bus.subscribe_messages(f"{self.agent.topics.prefix}/+/+/status", self._on_status)
         bus.on_connect(self._on_connect)
 
     # -- publishing --------------------------------------------------------------------------------
@@ -115,17 +113,11 @@ class HomeAssistantBridge:
                 log.info("Home Assistant discovery published for %s", ", ".join(current))
             self._announced = keys
 
-    async def publish_settings(self, *, only_if_changed: bool = False) -> None:
+    async def publish_settings(self) -> None:
         """Publish the retained settings in force (the state of the controls); skipped while disconnected."""
-        async with self._publish_lock:
-            payload = settings_payload(self.agent.mode.value, self.agent.standalone_params())
-            if only_if_changed and payload == self._settings_published:
-                return
-            try:
-                await self.agent.bus.publish(self.context.settings_topic, dumps(payload), retain=True)
-            except NotConnectedError:
-                return
-            self._settings_published = payload
+        payload = settings_payload(self.agent.mode.value, self.agent.standalone_params())
+        with contextlib.suppress(NotConnectedError):
+            await self.agent.bus.publish(self.context.settings_topic, dumps(payload), retain=True)
 
     async def publish_all(self) -> None:
         """Discovery, every device status and the settings, in that order."""
@@ -155,12 +147,6 @@ class HomeAssistantBridge:
 
     async def _on_mode_result(self, message: InboundMessage) -> None:
         await self.publish_settings()
-
-    async def _on_status(self, message: InboundMessage) -> None:
-        # Every change of the mode or a standalone setting is followed by a status of each device, whatever
-        # made it (a HEMS, the command line, Home Assistant): the settings topic follows.
-        if self.agent.started.is_set():
-            await self.publish_settings(only_if_changed=True)
 
     async def _on_setting(self, message: InboundMessage) -> None:
         setting = message.topic.removeprefix(f"{self.context.settings_topic}/").removesuffix("/set")
