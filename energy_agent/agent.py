@@ -184,7 +184,7 @@ class Agent:
         return StandaloneParams(
             price_threshold_eur_kwh=overrides.get("price_threshold", base.price_threshold),
             top_x_charge_count=overrides.get("top_x_charge_count", base.top_x_charge_count),
-            paused=bool(overrides.get("paused", False)),
+            paused=bool(overrides.get("paused", base.paused)),
         )
 
     async def set_standalone(self, **changes: Any) -> None:

@@ -87,6 +87,9 @@ class StandaloneSettings(Section):
     top_x_charge_count: int = Field(
         16, ge=1, le=1000, description="How many of the lowest unique price levels to charge at."
     )
+    paused: bool = Field(
+        False, description="Start with standalone scheduling paused (nothing charges); switchable at run time."
+    )
 
 
 class HemsSettings(Section):

@@ -114,11 +114,14 @@ def test_unknown_and_missing_options_are_clear_errors() -> None:
     assert "fixture-charge-amps-password" not in str(caught.value)
 
 
-def test_automation_disabled_starts_in_hems_mode(registry: Registry) -> None:
+def test_automation_disabled_starts_with_standalone_paused(registry: Registry) -> None:
     document = config_from_ha_options(options(automation_enabled=False), ENVIRON)
-    assert settings_of(document, registry).operation_mode == "hems"
+    settings = settings_of(document, registry)
+    assert settings.standalone.paused is True
+    assert settings.operation_mode == "standalone"
     document = config_from_ha_options(options(operation_mode="hems", automation_enabled=True), ENVIRON)
     assert document["operation_mode"] == "hems"
+    assert settings_of(document, registry).standalone.paused is False
 
 
 def test_mqtt_options_win_and_the_service_fills_the_rest() -> None:

@@ -164,10 +164,6 @@ def config_from_ha_options(options: Mapping[str, Any], environ: Mapping[str, str
     mode = _given(options, "operation_mode")
     if mode is not None:
         document["operation_mode"] = mode
-    # The predecessor's automation_enabled: false kept its hands off the charger; hems mode with no HEMS
-    # does the same, and the Operation mode select in Home Assistant turns planning on again.
-    if options.get("automation_enabled") is False:
-        document["operation_mode"] = "hems"
     zone = environ.get("TZ", "").strip()
     if zone:
         document["timezone"] = zone
@@ -175,6 +171,10 @@ def config_from_ha_options(options: Mapping[str, Any], environ: Mapping[str, str
     standalone = {
         key: options[key] for key in ("price_threshold", "top_x_charge_count") if _given(options, key) is not None
     }
+    # The predecessor's automation_enabled: false kept its hands off the charger: standalone scheduling
+    # starts paused, and the Pause switch in Home Assistant turns it on again.
+    if options.get("automation_enabled") is False:
+        standalone["paused"] = True
     if standalone:
         document["standalone"] = standalone
     hems = {
