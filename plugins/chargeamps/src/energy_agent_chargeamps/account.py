@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from energy_agent.clock import Clock
+from energy_agent.metrics import Metrics
 from energy_agent_chargeamps.client import (
     ChargeAmpsError,
     OfficialClient,
@@ -26,6 +27,9 @@ from energy_agent_chargeamps.config import ChargeAmpsConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+METRICS_DEVICE_TYPE = "charge-amps"
+"""The device type cloud calls are counted under (`connector.DEVICE_TYPE`; that module imports this one)."""
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,18 @@ class ChargePointInfo:
 class ChargeAmpsAccount:
     """See the module docstring. Readings are fetched once per charge point per half poll interval."""
 
-    def __init__(self, config: ChargeAmpsConfig, clock: Clock, *, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        config: ChargeAmpsConfig,
+        clock: Clock,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
+        self.metrics = metrics or Metrics()
+        """Where every cloud call is counted and timed (the agent's, from `DeviceContext.metrics`)."""
         self._session = session
         self._owns_session = session is None
         self._client: UserAppClient | OfficialClient | None = None
@@ -114,19 +127,21 @@ class ChargeAmpsAccount:
         self._session = None
         self._client = None
 
-    async def _call(self, awaitable: Awaitable[T]) -> T:
-        try:
-            return await awaitable
-        except ChargeAmpsError as exc:
-            raise to_device_error(exc) from exc
+    async def _call(self, operation: str, awaitable: Awaitable[T]) -> T:
+        """Await one cloud call (retries and logins included): time it, count it, translate its error."""
+        with self.metrics.measure(METRICS_DEVICE_TYPE, operation):
+            try:
+                return await awaitable
+            except ChargeAmpsError as exc:
+                raise to_device_error(exc) from exc
 
     async def discover(self) -> list[ChargePointInfo]:
         """The charge points the account owns, with their connector ids."""
         client = self._open()
         if isinstance(client, UserAppClient):
-            points: list[Any] = await self._call(client.owned_charge_points())
+            points: list[Any] = await self._call("discover", client.owned_charge_points())
         else:
-            points = await self._call(client.owned_charge_points())
+            points = await self._call("discover", client.owned_charge_points())
         return [
             ChargePointInfo(
                 charge_point_id=point.id,
@@ -153,7 +168,7 @@ class ChargeAmpsAccount:
         if isinstance(client, UserAppClient):
             # One call answers for every charge point of the account.
             fetched: dict[str, tuple[datetime, dict[int, ConnectorReading]]] = {}
-            for point in await self._call(client.owned_charge_points()):
+            for point in await self._call("read_status", client.owned_charge_points()):
                 online = str(point.charge_point_status or "Online") != "Offline"
                 fetched[point.id] = (
                     now,
@@ -177,7 +192,7 @@ class ChargeAmpsAccount:
                     },
                 )
             return fetched
-        status = await self._call(client.status(charge_point_id))
+        status = await self._call("read_status", client.status(charge_point_id))
         online = str(status.status or "Online") != "Offline"
         return {
             charge_point_id: (
@@ -199,17 +214,17 @@ class ChargeAmpsAccount:
         """Write a connector's weekly schedule (user-app API)."""
         client = self._open()
         assert isinstance(client, UserAppClient)
-        await self._call(client.put_schedule(body))
+        await self._call("put_schedule", client.put_schedule(body))
 
     async def delete_schedule(self, charge_point_id: str, connector_id: int) -> None:
         """Delete a connector's weekly schedule (user-app API)."""
         client = self._open()
         assert isinstance(client, UserAppClient)
-        await self._call(client.delete_schedule(charge_point_id, connector_id))
+        await self._call("delete_schedule", client.delete_schedule(charge_point_id, connector_id))
 
     async def set_connector(self, charge_point_id: str, connector_id: int, *, on: bool, max_current_a: float) -> None:
         """Switch a connector On (at `max_current_a`) or Off (official API)."""
         client = self._open()
         assert isinstance(client, OfficialClient)
         settings = {"mode": "On" if on else "Off", "maxCurrent": max_current_a}
-        await self._call(client.put_settings(charge_point_id, connector_id, settings))
+        await self._call("set_connector", client.put_settings(charge_point_id, connector_id, settings))
