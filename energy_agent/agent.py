@@ -18,6 +18,7 @@ from energy_agent.device_runtime import DeviceRuntime, PlanInfo, dumps, status_p
 from energy_agent.devices import Device, DeviceContext, DeviceType, ScheduleRestorer
 from energy_agent.domain import OperationMode
 from energy_agent.errors import ConfigError, DeviceError, StateError
+from energy_agent.health import HealthServer
 from energy_agent.hems.commands import parse_operation_mode_set
 from energy_agent.hems.controller import HemsController
 from energy_agent.homeassistant.bridge import HomeAssistantBridge
@@ -327,7 +328,15 @@ class Agent:
         self.bus.subscribe_messages(self.topics.mode_set, self._on_mode_set)
         log.info("energy-agent starting")
         self._spawn(self.bus.run(), "mqtt")
+        health = HealthServer(self) if self.settings.health.enabled else None
         try:
+            if health is not None:
+                try:
+                    port = await health.start()
+                    log.info("health endpoint on http://%s:%d/healthz", self.settings.health.host, port)
+                except OSError as exc:
+                    log.error("health endpoint not started (%s); set health.port or health.enabled", exc)
+                    health = None
             for device_type in self.registry.device_types.values():
                 # A config error in a plugin section is fatal; an unreachable cloud is retried in the background.
                 try:
@@ -356,6 +365,8 @@ class Agent:
         finally:
             log.info("energy-agent stopping")
             await self.bus.announce_offline()
+            if health is not None:
+                await health.stop()
             for task in self._tasks:
                 task.cancel()
             with contextlib.suppress(TimeoutError):

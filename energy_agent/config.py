@@ -108,7 +108,7 @@ class HealthSettings(Section):
 
     enabled: bool = Field(True, description="Serve /healthz, /status and /metrics.")
     host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 exposes it to the network.")
-    port: int = Field(8125, ge=0, le=65535, description="TCP port (0: any free port).")
+    port: int = Field(9713, ge=0, le=65535, description="TCP port (0: any free port).")
 
 
 class CoreSettings(BaseSettings):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker import Broker
+from tests.broker import Broker, free_port
 from tests.conftest import Recorder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,55 +41,48 @@ def test_root_dockerfile_runs_the_agent_as_a_non_root_user_with_a_health_check()
     assert not {"energy_agent", "plugins", "contracts", "docker", "home-assistant"} & set(ignored)
 
 
-def run_healthcheck(pid: int, config: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "ENERGY_AGENT_PID": str(pid),
-        "ENERGY_AGENT_CONFIG": str(config),
-        "PYTHON": sys.executable,
-    }
+def run_healthcheck(port: int) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ENERGY_AGENT_HEALTH_URL": f"http://127.0.0.1:{port}/healthz", "PYTHON": sys.executable}
     return subprocess.run(["sh", str(HEALTHCHECK)], env=env, capture_output=True, text=True, timeout=30)
 
 
 @pytest.fixture
-def processes(
-    broker: Broker, tmp_path: Path
-) -> Iterator[tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], Path]]:
-    """A real agent process, a live look-alike whose command line names the agent, and the agent's config."""
+def agent_process(broker: Broker, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A real agent process with its health endpoint on a free port."""
+    port = free_port()
     config = tmp_path / "energy-agent.yaml"
-    config.write_text(f"state_dir: {tmp_path / 'state'}\nmqtt: {{port: {broker.port}}}\n")
+    config.write_text(
+        f"state_dir: {tmp_path / 'state'}\nmqtt: {{port: {broker.port}, reconnect_max_s: 0.5}}\n"
+        f"health: {{port: {port}}}\n"
+    )
     agent = subprocess.Popen(
         [sys.executable, "-m", "energy_agent", "run", "--config", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    lookalike = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "energy-agent"])
     try:
-        yield agent, lookalike, config
+        yield agent, port
     finally:
-        for process in (agent, lookalike):
-            if process.poll() is None:
-                process.kill()
-            process.wait()
+        if agent.poll() is None:
+            agent.kill()
+        agent.wait()
 
 
-async def test_healthcheck_follows_the_process_and_its_availability(
-    processes: tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], Path], broker: Broker, recorder: Recorder
+async def test_healthcheck_asks_the_agents_health_endpoint(
+    agent_process: tuple[subprocess.Popen[bytes], int], broker: Broker, recorder: Recorder
 ) -> None:
-    agent, lookalike, config = processes
+    agent, port = agent_process
     await recorder.wait_for(AVAILABILITY, lambda p: p == b"online", timeout_s=15)
-    healthy = await asyncio.to_thread(run_healthcheck, agent.pid, config)
+    healthy = await asyncio.to_thread(run_healthcheck, port)
     assert healthy.returncode == 0 and healthy.stdout.strip() == "healthy", healthy.stderr
+
+    broker.stop()
+    await asyncio.sleep(0.5)
+    no_broker = await asyncio.to_thread(run_healthcheck, port)
+    assert no_broker.returncode == 1 and "unhealthy: 503" in no_broker.stderr, no_broker.stderr
+    assert "broker" in no_broker.stderr
 
     agent.send_signal(signal.SIGTERM)
     await asyncio.to_thread(agent.wait, 10)
-    gone = await asyncio.to_thread(run_healthcheck, agent.pid, config)
-    assert gone.returncode == 1 and "no energy-agent process" in gone.stderr
-
-    # The look-alike passes the process check, so the retained `offline` decides.
-    offline = await asyncio.to_thread(run_healthcheck, lookalike.pid, config)
-    assert offline.returncode == 1 and "availability is offline" in offline.stderr
-
-    broker.stop()
-    unreachable = await asyncio.to_thread(run_healthcheck, lookalike.pid, config)
-    assert unreachable.returncode == 1 and "availability unknown" in unreachable.stderr
+    gone = await asyncio.to_thread(run_healthcheck, port)
+    assert gone.returncode == 1 and "no answer" in gone.stderr

@@ -288,7 +288,9 @@ class HemsController:
                 recent[_dedup_key(command_id, message.payload)] = payload
                 while len(recent) > REMEMBERED_RESULTS:
                     recent.popitem(last=False)
-            self._persist()
+            if payload["accepted"]:
+                # A refusal changes nothing worth a disk write; a flood of junk must not become disk load.
+                self._persist()
         body = dumps(payload)
         device = runtime.device
         with contextlib.suppress(NotConnectedError):
