@@ -139,6 +139,12 @@ class MqttBus:
         except aiomqtt.MqttError as exc:
             log.warning("subscribing to %s failed: %s", topic_filter, exc)
 
+    async def _subscribe_missing(self, client: aiomqtt.Client, subscribed: set[str]) -> None:
+        while missing := [f for f in dict.fromkeys(f for f, _ in self._handlers) if f not in subscribed]:
+            for topic_filter in missing:
+                await client.subscribe(topic_filter, qos=1, timeout=10)
+                subscribed.add(topic_filter)
+
     async def run(self) -> None:
         """Connect, serve, and reconnect until `stop` is called."""
         delay_s = self.settings.reconnect_min_s
@@ -147,9 +153,13 @@ class MqttBus:
             try:
                 async with self._make_client() as client:
                     self._client = client
-                    for topic_filter in dict.fromkeys(f for f, _ in self._handlers):
-                        await client.subscribe(topic_filter, qos=1, timeout=10)
+                    # Subscribe before announcing `online`, so a HEMS that reacts to it is heard. Handlers may
+                    # be added meanwhile (devices come up concurrently): no await separates the last check
+                    # from `connected`, after which `subscribe_messages` subscribes new filters itself.
+                    subscribed: set[str] = set()
+                    await self._subscribe_missing(client, subscribed)
                     await client.publish(self.availability_topic, ONLINE, qos=1, retain=True, timeout=10)
+                    await self._subscribe_missing(client, subscribed)
                     self._connected.set()
                     self.last_error = None
                     delay_s = self.settings.reconnect_min_s

@@ -187,3 +187,36 @@ async def test_handler_errors_do_not_stop_the_bus(broker: Broker, bad_payload: b
         await bus.announce_offline()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_handlers_added_while_connecting_are_subscribed(broker: Broker) -> None:
+    bus = MqttBus(MqttSettings(port=broker.port), availability_topic="a/b")
+    seen: set[str] = set()
+
+    async def handler(message: InboundMessage) -> None:
+        seen.add(message.topic)
+
+    bus.subscribe_messages("t/0", handler)
+    task = asyncio.create_task(bus.run())
+    added = 1
+    try:
+        # once the session is open and the bus is subscribing, register handlers on every loop turn, as
+        # devices coming up concurrently do
+        while bus._client is None:
+            await asyncio.sleep(0)
+        while not bus.connected and added < 40:
+            bus.subscribe_messages(f"t/{added}", handler)
+            added += 1
+            await asyncio.sleep(0)
+        await bus.wait_connected(5)
+        async with aiomqtt.Client(broker.host, broker.port) as client:
+            for number in range(added):
+                await client.publish(f"t/{number}", b"x", qos=1)
+        async with asyncio.timeout(5):
+            while len(seen) < added:
+                await asyncio.sleep(0.01)
+        assert added > 1
+    finally:
+        await bus.announce_offline()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
