@@ -166,6 +166,7 @@ class Agent:
             "operation_mode": self.mode.value,
             "hems_connected": self.hems.hems_connected,
             "_zone": self.settings.zone,
+            "_takes_hems_commands": self.mode is OperationMode.HEMS,
         }
 
     async def publish_all_status(self) -> None:

@@ -73,6 +73,13 @@ class MqttSettings(Section):
     protocol: Literal["5", "3.1.1"] = Field(
         "5", description="MQTT version; 3.1.1 for brokers without MQTT 5 (no response topics then)."
     )
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol_as_text(cls, value: object) -> object:
+        # YAML reads `protocol: 5` as a number; the version is a name.
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive interval.")
     reconnect_min_s: float = Field(1.0, gt=0, le=60, description="First reconnect delay; doubles up to the max.")
     reconnect_max_s: float = Field(60.0, gt=0, le=3600, description="Longest delay between reconnect attempts.")

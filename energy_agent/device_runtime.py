@@ -138,6 +138,7 @@ def status_payload(runtime: DeviceRuntime, extra: dict[str, Any]) -> dict[str, A
     status = runtime.status or DeviceStatus(state=ChargerState.IDLE, online=False)
     next_period = schedule.next_period(now) if schedule else None
     zone = extra.pop("_zone", None)
+    takes_commands = extra.pop("_takes_hems_commands", True)
 
     def local(value: datetime | None) -> str | None:
         return isoformat(value.astimezone(zone) if value is not None and zone is not None else value)
@@ -151,7 +152,7 @@ def status_payload(runtime: DeviceRuntime, extra: dict[str, Any]) -> dict[str, A
         "next_period_end": local(next_period.end if next_period else None),
         "current_power_kw": round(status.current_power_kw, 3),
         "session_energy_kwh": None if status.session_energy_kwh is None else round(status.session_energy_kwh, 3),
-        "ready_for_schedule": status.online and status.state is not ChargerState.ERROR,
+        "ready_for_schedule": takes_commands and status.online and status.state is not ChargerState.ERROR,
         "last_hems_command_at": local(record.last_hems_command_at),
         "schedule_expires_at": local(schedule.expires_at if schedule else None),
         "max_current": schedule.max_current_a if schedule else None,

@@ -118,8 +118,7 @@ class StandalonePlanner:
             runtime.plan = PlanInfo(warnings=("standalone scheduling is paused",))
             schedule: Schedule | None = None
         elif curve is None or stale is not None:
-            warning = stale or "no price data yet"
-            runtime.plan = PlanInfo(warnings=(f"{warning}: not charging",))
+            runtime.plan = PlanInfo(warnings=(stale or "no price data yet: not charging",))
             schedule = None
         else:
             try:

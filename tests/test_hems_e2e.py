@@ -190,6 +190,7 @@ async def test_standalone_mode_refuses_hems_commands(broker: Broker, recorder: R
         assert result["accepted"] is False
         assert "standalone" in result["errors"][0]["message"]
         assert w.writes(PUT_ROUTE) == []
+        assert w.status()["ready_for_schedule"] is False
 
 
 async def test_mode_switch_over_mqtt_clears_and_reports(hems: World) -> None:
@@ -310,3 +311,21 @@ async def test_a_changed_config_mode_at_start_clears_and_starts_fresh(hems: Worl
     await hems.stop_agent()
     agent = await hems.start_agent(operation_mode="standalone")
     assert agent.mode.value == "hems"
+
+
+async def test_fallback_waits_the_timeout_after_start_when_the_hems_was_never_heard(
+    broker: Broker, recorder: Recorder, tmp_path: Path
+) -> None:
+    prices = Path(__file__).parent.parent / "examples" / "prices.json"
+    async with world(broker, recorder, tmp_path, NOW) as w:
+        await w.start_agent(
+            hems={"timeout_s": 600, "fallback": "standalone"},
+            prices={"source": "file", "path": str(prices)},
+        )
+        assert w.status()["ready_for_schedule"] is True
+        await w.advance(300)
+        assert w.agent is not None
+        assert not w.agent.hems.fallback_active
+        assert w.writes(PUT_ROUTE) == []
+        await w.advance(305)
+        await eventually(lambda: len(w.writes(PUT_ROUTE)) == 1)

@@ -361,7 +361,9 @@ def _check_current(value: float, path: str, limits: CommandLimits, found: _Findi
     if not limits.controls_current:
         found.error(path, "this device only switches on and off and takes no current limit; leave max_current out")
     elif not limits.min_current_a <= value <= limits.max_current_a:
-        found.error(path, f"{value} A is outside the device's range {limits.min_current_a}..{limits.max_current_a} A")
+        found.error(
+            path, f"{value:g} A is outside the device's range {limits.min_current_a:g}..{limits.max_current_a:g} A"
+        )
 
 
 def _read_time(text: str, path: str, tz: ZoneInfo, found: _Findings) -> datetime | None:

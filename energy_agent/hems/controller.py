@@ -8,6 +8,7 @@ id reused with a different payload is a new command.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -81,6 +82,8 @@ class HemsController:
         self._persist = persist
         self._on_fallback_change = on_fallback_change
         self.last_heard_at: datetime | None = None
+        self.started_at: datetime | None = None
+        self._command_locks: dict[str, asyncio.Lock] = {}
         self.controller_online: bool | None = None
         self.fallback_active = False
         self._recent: dict[str, OrderedDict[str, dict[str, Any]]] = {}
@@ -89,19 +92,24 @@ class HemsController:
 
     # -- wiring ------------------------------------------------------------------------------------
     def start(self) -> None:
-        """Listen to the HEMS's own availability topic."""
+        """Listen to the HEMS's own availability topic; the silence before a first word counts from now."""
+        self.started_at = self.clock.now()
         self.bus.subscribe_messages(self.topics.controller_availability, self._on_availability)
 
     def attach(self, runtime: DeviceRuntime) -> None:
         """Listen for commands to one device."""
         device = runtime.device
         self._recent[runtime.key] = OrderedDict()
+        # One command at a time per device, in arrival order (asyncio locks are FIFO), so results come in order.
+        lock = self._command_locks.setdefault(runtime.key, asyncio.Lock())
 
         async def on_set(message: InboundMessage) -> None:
-            await self.handle_set(runtime, message)
+            async with lock:
+                await self.handle_set(runtime, message)
 
         async def on_clear(message: InboundMessage) -> None:
-            await self.handle_clear(runtime, message)
+            async with lock:
+                await self.handle_clear(runtime, message)
 
         self.bus.subscribe_messages(self.topics.schedule_set(device.device_type, device.topic_id), on_set)
         self.bus.subscribe_messages(self.topics.schedule_clear(device.device_type, device.topic_id), on_clear)
@@ -138,7 +146,7 @@ class HemsController:
 
     async def check_liveness(self) -> None:
         """Start the fallback when the HEMS went silent (if configured); called on a timer and on events."""
-        silent = self._mode() is OperationMode.HEMS and not self.hems_connected
+        silent = self._mode() is OperationMode.HEMS and not self.hems_connected and self._silent_long_enough()
         if silent and self.settings.fallback == "standalone" and not self.fallback_active:
             log.warning(
                 "the HEMS was not heard for %.0f s: standalone planning takes over until its next command",
@@ -146,6 +154,13 @@ class HemsController:
             )
             self.fallback_active = True
             await self._on_fallback_change(True)
+
+    def _silent_long_enough(self) -> bool:
+        """The HEMS said `offline`, or was not heard for `timeout_s` (since its last word, or since start)."""
+        if self.controller_online is False:
+            return True
+        since = self.last_heard_at or self.started_at
+        return since is None or (self.clock.now() - since).total_seconds() >= self.settings.timeout_s
 
     async def liveness_loop(self, on_change: Callable[[], Awaitable[None]]) -> None:
         """Check liveness every few seconds; `on_change` runs whenever `hems_connected` flips."""
