@@ -56,7 +56,11 @@ class Agent:
         self.state: AgentState = self.store.load()
         self.runtimes: dict[str, DeviceRuntime] = {}
         self.context = DeviceContext(
-            clock=self.clock, timezone=settings.zone, state_dir=settings.state_dir, mqtt=self.bus
+            clock=self.clock,
+            timezone=settings.zone,
+            state_dir=settings.state_dir,
+            mqtt=self.bus,
+            sections={name: settings.section(name) for name in registry.config_sections},
         )
         self.started = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []

@@ -125,6 +125,9 @@ class DeviceContext:
     timezone: ZoneInfo
     state_dir: Path
     mqtt: MqttAccess
+    sections: Mapping[str, Any] = field(default_factory=dict)
+    """Validated extra config sections (see `register_config_sections`) by name; a section absent from the
+    config file is None."""
     metrics: Metrics = field(default_factory=Metrics)
     """Where the device records its API calls (`measure`), served at `/metrics`; one per agent."""
 

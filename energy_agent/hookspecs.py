@@ -37,7 +37,7 @@ def register_price_sources(register: Callable[[PriceSourceType], None]) -> None:
 
 @hookspec
 def register_config_sections(register: Callable[[str, type[BaseModel]], None]) -> None:
-    """Register extra top-level config sections (name, pydantic model) that are not device types."""
+    """Register extra top-level config sections (name, pydantic model); factories read them in `context.sections`."""
 
 
 @hookspec

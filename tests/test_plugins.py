@@ -114,3 +114,23 @@ def test_no_manager_is_built_at_import() -> None:
     import energy_agent.plugins as plugins
 
     assert not any(isinstance(v, __import__("pluggy").PluginManager) for v in vars(plugins).values())
+
+
+def test_an_extra_config_section_reaches_plugins_through_the_device_context(tmp_path: Path) -> None:
+    from pydantic import BaseModel, ConfigDict
+
+    from energy_agent.agent import Agent
+    from energy_agent.config import load_settings
+
+    class Tariff(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        night_rate_eur_kwh: float
+
+    pm = get_plugin_manager(load_entry_points=False)
+    registry = collect(pm)
+    registry.config_sections["tariff"] = Tariff
+    settings = load_settings(
+        registry, data={"state_dir": str(tmp_path), "tariff": {"night_rate_eur_kwh": 0.12}}, environ=False
+    )
+    agent = Agent(settings, registry)
+    assert agent.context.sections["tariff"] == Tariff(night_rate_eur_kwh=0.12)
