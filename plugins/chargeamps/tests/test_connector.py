@@ -209,3 +209,22 @@ async def test_cloud_failures_become_device_errors_without_secrets(
     assert "wrong-secret" not in str(auth.value)
     await bad.close()
     await device.close()
+
+
+async def test_refused_credentials_pause_cloud_calls_instead_of_logging_in_every_poll(
+    sim: Simulator, clock: ManualClock, tmp_path: Path
+) -> None:
+    wrong = ChargeAmpsConfig(email=EMAIL, password="wrong-secret", base_url=sim.base_url, charge_point_id="HALO1")
+    (device,) = await create_connectors(wrong, context(clock, tmp_path))
+    await device.start()
+    attempts = lambda: len(sim.requests("POST /api/auth/login"))  # noqa: E731
+    for _ in range(5):  # five polls a minute apart
+        with pytest.raises(DeviceAuthError):
+            await device.read_status()
+        await clock.advance(60)
+    assert attempts() == 1
+    await clock.advance(300)
+    with pytest.raises(DeviceAuthError, match="refused"):
+        await device.read_status()
+    assert attempts() == 2
+    await device.close()

@@ -7,17 +7,20 @@ core's DeviceError hierarchy (the one place that translates).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import aiohttp
 
 from energy_agent.clock import Clock
+from energy_agent.errors import DeviceAuthError
 from energy_agent.metrics import Metrics
 from energy_agent_chargeamps.client import (
+    ChargeAmpsAuthError,
     ChargeAmpsError,
     OfficialClient,
     UserAppClient,
@@ -27,6 +30,8 @@ from energy_agent_chargeamps.config import ChargeAmpsConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+AUTH_BACKOFF_MIN_S = 300.0
+AUTH_BACKOFF_MAX_S = 3600.0
 
 METRICS_DEVICE_TYPE = "charge-amps"
 """The device type cloud calls are counted under (`connector.DEVICE_TYPE`; that module imports this one)."""
@@ -67,6 +72,8 @@ class ChargeAmpsAccount:
         self.config = config
         self.clock = clock
         self.metrics = metrics or Metrics()
+        self._auth_blocked_until: datetime | None = None
+        self._auth_backoff_s = 0.0
         """Where every cloud call is counted and timed (the agent's, from `DeviceContext.metrics`)."""
         self._session = session
         self._owns_session = session is None
@@ -128,12 +135,33 @@ class ChargeAmpsAccount:
         self._client = None
 
     async def _call(self, operation: str, awaitable: Awaitable[T]) -> T:
-        """Await one cloud call (retries and logins included): time it, count it, translate its error."""
+        """Await one cloud call (retries and logins included): time it, count it, translate its error.
+
+        After the cloud refused a login, calls are refused here for a growing while (5 min up to 1 h):
+        each login attempt costs a token on the account and may log the owner's phone app out, so a
+        wrong or changed password must not become a login every poll.
+        """
+        now = self.clock.now()
+        if self._auth_blocked_until is not None and now < self._auth_blocked_until:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+            raise DeviceAuthError(
+                f"Charge Amps refused the account's credentials; not trying again before "
+                f"{self._auth_blocked_until:%H:%M:%S} UTC (fix the password, or wait)"
+            )
         with self.metrics.measure(METRICS_DEVICE_TYPE, operation):
             try:
-                return await awaitable
+                result = await awaitable
             except ChargeAmpsError as exc:
-                raise to_device_error(exc) from exc
+                error = to_device_error(exc)
+                if isinstance(exc, ChargeAmpsAuthError) and exc.login_refused:
+                    self._auth_backoff_s = min(AUTH_BACKOFF_MAX_S, self._auth_backoff_s * 2 or AUTH_BACKOFF_MIN_S)
+                    self._auth_blocked_until = self.clock.now() + timedelta(seconds=self._auth_backoff_s)
+                    log.error("%s; pausing cloud calls for %.0f s", error, self._auth_backoff_s)
+                raise error from exc
+        self._auth_backoff_s = 0.0
+        self._auth_blocked_until = None
+        return result
 
     async def discover(self) -> list[ChargePointInfo]:
         """The charge points the account owns, with their connector ids."""

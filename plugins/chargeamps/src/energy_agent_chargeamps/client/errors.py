@@ -30,6 +30,9 @@ class ChargeAmpsTimeoutError(ChargeAmpsConnectionError):
 class ChargeAmpsAuthError(ChargeAmpsError):
     """The credentials or the token were refused (401, 403), or a fresh token was refused again."""
 
+    login_refused: bool = False
+    """True when the login itself was refused: the credentials are wrong (or the account is locked)."""
+
 
 class ChargeAmpsRateLimitError(ChargeAmpsError):
     """The cloud answered 429; `retry_after_s` is its Retry-After hint, if it gave one."""

@@ -16,6 +16,7 @@ from pydantic import SecretStr, TypeAdapter
 
 from energy_agent.clock import Clock
 from energy_agent_chargeamps.client.auth import TokenManager, TokenSet, with_reauth
+from energy_agent_chargeamps.client.errors import ChargeAmpsAuthError
 from energy_agent_chargeamps.client.http import RequestCore, RetryPolicy, SleepFn, parse_model
 from energy_agent_chargeamps.client.wire import (
     ChargePointStatus,
@@ -99,12 +100,16 @@ class OfficialClient:
 
     async def _login(self) -> TokenSet:
         path = f"{_API}/auth/login"
-        data = await self._core.request(
-            "POST",
-            path,
-            headers=self._headers(),
-            json_body={"email": self._email, "password": self._password.get_secret_value()},
-        )
+        try:
+            data = await self._core.request(
+                "POST",
+                path,
+                headers=self._headers(),
+                json_body={"email": self._email, "password": self._password.get_secret_value()},
+            )
+        except ChargeAmpsAuthError as exc:
+            exc.login_refused = True
+            raise
         reply = parse_model(_LOGIN, data, f"POST {path}")
         return TokenSet.from_tokens(reply.token, reply.refresh_token)
 

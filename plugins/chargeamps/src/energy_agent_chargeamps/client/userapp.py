@@ -16,6 +16,7 @@ from pydantic import SecretStr, TypeAdapter
 
 from energy_agent.clock import Clock
 from energy_agent_chargeamps.client.auth import TokenManager, TokenSet, with_reauth
+from energy_agent_chargeamps.client.errors import ChargeAmpsAuthError
 from energy_agent_chargeamps.client.http import RequestCore, RetryPolicy, SleepFn, parse_model
 from energy_agent_chargeamps.client.wire import SmartChargingSchedule, UserAppChargePoint, UserAppLoginResponse
 
@@ -94,16 +95,20 @@ class UserAppClient:
 
     async def _login(self) -> TokenSet:
         path = "/api/auth/login"
-        data = await self._core.request(
-            "POST",
-            path,
-            headers=self._headers(_REFERER_LOGIN),
-            json_body={
-                "email": self._email,
-                "password": self._password.get_secret_value(),
-                "hostName": self._host_name,
-            },
-        )
+        try:
+            data = await self._core.request(
+                "POST",
+                path,
+                headers=self._headers(_REFERER_LOGIN),
+                json_body={
+                    "email": self._email,
+                    "password": self._password.get_secret_value(),
+                    "hostName": self._host_name,
+                },
+            )
+        except ChargeAmpsAuthError as exc:
+            exc.login_refused = True
+            raise
         reply = parse_model(_LOGIN, data, f"POST {path}")
         return TokenSet.from_tokens(reply.token)
 
