@@ -35,9 +35,6 @@ from zoneinfo import ZoneInfo
 
 import pluggy
 import pytest
-from energy_agent_chargeamps.config import ChargeAmpsConfig
-from energy_agent_chargeamps.connector import HORIZON_S, MAX_PERIODS, MIN_CURRENT_A
-from energy_agent_chargeamps.simulator import Fault, FaultMode
 from typer.testing import CliRunner
 
 from energy_agent.agent import Agent
@@ -50,6 +47,9 @@ from energy_agent.hems.commands import CommandLimits, parse_schedule_set
 from energy_agent.mqtt import MqttBus
 from energy_agent.plugins import collect, get_plugin_manager
 from energy_agent.prices import parse_price_curve
+from energy_agent_chargeamps.config import ChargeAmpsConfig
+from energy_agent_chargeamps.connector import HORIZON_S, MAX_PERIODS, MIN_CURRENT_A
+from energy_agent_chargeamps.simulator import Fault, FaultMode
 from tests.broker import Broker, free_port
 from tests.conftest import Recorder
 from tests.world import PUT_ROUTE, World, world

@@ -23,13 +23,13 @@ from typing import Any, cast
 
 import aiomqtt
 import pytest
-from energy_agent_chargeamps.simulator import Fault, FaultMode, Simulator
 
 from energy_agent.agent import Agent
 from energy_agent.clock import ManualClock
 from energy_agent.config import load_settings
 from energy_agent.errors import ConfigError
 from energy_agent.plugins import collect, get_plugin_manager
+from energy_agent_chargeamps.simulator import Fault, FaultMode, Simulator
 from tests.broker import Broker, free_port
 from tests.conftest import Recorder
 from tests.health_client import get, parse_prometheus, serving, value

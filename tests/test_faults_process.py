@@ -26,9 +26,9 @@ from typing import Any
 import aiomqtt
 import pytest
 import yaml
-from energy_agent_chargeamps.simulator import Simulator
 
 from energy_agent.clock import SystemClock
+from energy_agent_chargeamps.simulator import Simulator
 from tests.broker import Broker
 from tests.listening import listening, publish_once
 from tests.world import BASE, CP, DELETE_ROUTE, EMAIL, PASSWORD, PUT_ROUTE

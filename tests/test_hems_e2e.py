@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from energy_agent_chargeamps.simulator import Fault, FaultMode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from energy_agent.config import MqttSettings
 from energy_agent.hems.send import send_command
 from energy_agent.mqtt import InboundMessage
+from energy_agent_chargeamps.simulator import Fault, FaultMode
 from tests.broker import Broker
 from tests.conftest import Recorder
 from tests.world import AMS, BASE, DELETE_ROUTE, PUT_ROUTE, World, eventually, world

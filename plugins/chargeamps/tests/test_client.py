@@ -13,6 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+
+from energy_agent.clock import ManualClock
+from energy_agent.errors import DeviceAuthError, DeviceError, DeviceRejectedError, DeviceUnavailableError
 from energy_agent_chargeamps.client import (
     ChargeAmpsAuthError,
     ChargeAmpsConnectionError,
@@ -32,9 +35,6 @@ from energy_agent_chargeamps.client import (
     token_expiry,
 )
 from energy_agent_chargeamps.simulator import Fault, FaultMode, Simulator
-
-from energy_agent.clock import ManualClock
-from energy_agent.errors import DeviceAuthError, DeviceError, DeviceRejectedError, DeviceUnavailableError
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
 WEEK_START = "2026-11-22T23:00:00Z"  # Monday 00:00 Europe/Amsterdam, written in UTC

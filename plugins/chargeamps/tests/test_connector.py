@@ -10,15 +10,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from energy_agent_chargeamps.config import ChargeAmpsConfig
-from energy_agent_chargeamps.connector import ChargeAmpsConnector
-from energy_agent_chargeamps.plugin import create_connectors
-from energy_agent_chargeamps.simulator import Fault, FaultMode, Simulator
 
 from energy_agent.clock import ManualClock
 from energy_agent.devices import DeviceContext
 from energy_agent.domain import ChargerState, Period, Schedule, ScheduleSource
 from energy_agent.errors import ConfigError, DeviceAuthError, DeviceUnavailableError
+from energy_agent_chargeamps.config import ChargeAmpsConfig
+from energy_agent_chargeamps.connector import ChargeAmpsConnector
+from energy_agent_chargeamps.plugin import create_connectors
+from energy_agent_chargeamps.simulator import Fault, FaultMode, Simulator
 
 AMS = ZoneInfo("Europe/Amsterdam")
 # Tuesday 2026-11-24 10:00 local

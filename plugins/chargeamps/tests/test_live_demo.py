@@ -7,11 +7,11 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 
-from energy_agent_chargeamps.live_demo import run_demo
 from rich.console import Console
 
 from energy_agent.config import MqttSettings
 from energy_agent.hems.send import send_command
+from energy_agent_chargeamps.live_demo import run_demo
 
 
 async def test_demo_runs_and_answers_hems_commands_over_the_embedded_broker() -> None:

@@ -11,6 +11,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from energy_agent.devices import PlanRequest, StandalonePolicy
+from energy_agent.domain import Period, PriceCurve, PriceSlot, merge_periods
+from energy_agent.plan_report import SlotStatus, plan_json
 from energy_agent_chargeamps.policy import (
     POLICY,
     DayPlan,
@@ -19,12 +25,6 @@ from energy_agent_chargeamps.policy import (
     price_level,
     select_slots,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from energy_agent.devices import PlanRequest, StandalonePolicy
-from energy_agent.domain import Period, PriceCurve, PriceSlot, merge_periods
-from energy_agent.plan_report import SlotStatus, plan_json
 
 AMS = ZoneInfo("Europe/Amsterdam")
 QUARTER = timedelta(minutes=15)

@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+
+from energy_agent.clock import ManualClock
 from energy_agent_chargeamps.simulator import (
     DEMO_API_KEY,
     DEMO_CHARGE_POINT_ID,
@@ -24,8 +26,6 @@ from energy_agent_chargeamps.simulator import (
     Simulator,
     serve_forever,
 )
-
-from energy_agent.clock import ManualClock
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday, 11:00 in Amsterdam
 WEEK_START = "2026-11-22T23:00:00Z"  # Monday 00:00 Europe/Amsterdam, written in UTC

@@ -8,6 +8,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from energy_agent.domain import Period, Schedule, ScheduleSource
 from energy_agent_chargeamps.weekly import (
     WEEK_S,
     WeeklyPeriod,
@@ -17,10 +21,6 @@ from energy_agent_chargeamps.weekly import (
     to_wire_body,
     week_start,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from energy_agent.domain import Period, Schedule, ScheduleSource
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -8,10 +8,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from energy_agent_switched_load import plugin
-from energy_agent_switched_load.config import HomeAssistantLoadConfig, MqttLoadConfig, SwitchedLoadConfig
-from energy_agent_switched_load.device import SwitchedLoad
-from energy_agent_switched_load.drivers import HomeAssistantSwitch, MqttSwitch
 from switched_load_fakes import NoMqtt
 
 from energy_agent.clock import ManualClock
@@ -19,6 +15,10 @@ from energy_agent.config import CoreSettings, load_settings
 from energy_agent.devices import DeviceContext, PolicyOptionsSource
 from energy_agent.errors import ConfigError
 from energy_agent.plugins import Registry, collect, get_plugin_manager
+from energy_agent_switched_load import plugin
+from energy_agent_switched_load.config import HomeAssistantLoadConfig, MqttLoadConfig, SwitchedLoadConfig
+from energy_agent_switched_load.device import SwitchedLoad
+from energy_agent_switched_load.drivers import HomeAssistantSwitch, MqttSwitch
 
 HA = {"id": "boiler", "power_kw": 2, "driver": "home_assistant", "entity_id": "switch.boiler"}
 MQTT = {"id": "pump", "power_kw": 0.75, "driver": "mqtt", "command_topic": "pool/cmnd/POWER"}

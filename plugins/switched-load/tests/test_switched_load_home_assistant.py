@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-from energy_agent_switched_load.config import HomeAssistantLoadConfig
-from energy_agent_switched_load.device import SwitchedLoad
-from energy_agent_switched_load.drivers import HomeAssistantSwitch
 from switched_load_fakes import TOKEN, FakeHomeAssistant, NoMqtt
 
 from energy_agent.clock import ManualClock
 from energy_agent.devices import Device, DeviceContext
 from energy_agent.domain import ChargerState, Period, Schedule, ScheduleSource
 from energy_agent.errors import DeviceAuthError, DeviceError, DeviceRejectedError, DeviceUnavailableError
+from energy_agent_switched_load.config import HomeAssistantLoadConfig
+from energy_agent_switched_load.device import SwitchedLoad
+from energy_agent_switched_load.drivers import HomeAssistantSwitch
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 

@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from energy_agent.devices import PlanRequest
+from energy_agent.domain import Period, PriceCurve, PriceSlot
 from energy_agent_switched_load.policy import (
     ABOVE_CAP,
     NOT_CHOSEN,
@@ -17,9 +20,6 @@ from energy_agent_switched_load.policy import (
     hours_of,
     plan,
 )
-
-from energy_agent.devices import PlanRequest
-from energy_agent.domain import Period, PriceCurve, PriceSlot
 
 AMS = ZoneInfo("Europe/Amsterdam")
 DAY = datetime(2026, 11, 25, tzinfo=AMS)
