@@ -32,6 +32,7 @@ from energy_agent.topics import Topics, check_topic_id
 log = logging.getLogger(__name__)
 
 SHUTDOWN_BUDGET_S = 4.0
+PERSIST_DELAY_S = 0.05
 BUILD_RETRY_MIN_S = 30.0
 BUILD_RETRY_MAX_S = 900.0
 
@@ -64,6 +65,8 @@ class Agent:
         )
         self.started = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._dirty = False
+        self._saver: asyncio.Task[None] | None = None
         self.board = PriceBoard(self.clock)
         self.hems = HemsController(
             bus=self.bus,
@@ -152,7 +155,36 @@ class Agent:
 
     # -- state -------------------------------------------------------------------------------------
     def persist(self) -> None:
-        """Save the state; a failure is logged and shown as an error, the agent keeps running."""
+        """Ask for the state to be saved: writes within PERSIST_DELAY_S coalesce into one, off the event loop.
+
+        A burst of commands costs one fsync, not one each; `flush()` writes at once (start and shutdown).
+        """
+        self._dirty = True
+        if self._saver is not None and not self._saver.done():
+            return
+        try:
+            self._saver = asyncio.get_running_loop().create_task(self._save_soon(), name="save state")
+        except RuntimeError:  # no event loop (a tool or a test): write now
+            self._write_now()
+
+    async def _save_soon(self) -> None:
+        await asyncio.sleep(PERSIST_DELAY_S)  # real time: this coalesces disk writes, it is not a schedule
+        while self._dirty:
+            self._dirty = False
+            payload = self.store.encode(self.state)
+            try:
+                await asyncio.to_thread(self.store.write, payload)
+            except StateError as exc:
+                log.error("%s; the agent keeps running with its state in memory", exc)
+
+    async def flush(self) -> None:
+        """Write the state now (after any write under way); a failure is logged, the agent keeps running."""
+        if self._saver is not None and not self._saver.done():
+            await asyncio.gather(self._saver, return_exceptions=True)
+        self._write_now()
+
+    def _write_now(self) -> None:
+        self._dirty = False
         try:
             self.store.save(self.state)
         except StateError as exc:
@@ -268,7 +300,7 @@ class Agent:
         elif self.state.configured_mode != configured and self.state.operation_mode is not configured:
             await self.switch_mode(configured, "the config file's operation_mode changed")
         self.state.configured_mode = configured
-        self.persist()
+        await self.flush()
 
     def status_payload_for(self, runtime: DeviceRuntime) -> dict[str, Any]:
         """One device's status payload as the contract publishes it."""
@@ -382,7 +414,7 @@ class Agent:
                     await runtime.device.close()
                 except Exception as exc:  # a plugin's close must not stop the others from closing
                     log.warning("%s: close failed: %s", runtime.key, exc)
-            self.persist()
+            await self.flush()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))

@@ -62,13 +62,13 @@ class DeviceRuntime:
         """Who decided the schedule in force."""
         return self.schedule.source if self.schedule else ScheduleSource.NONE
 
-    async def put_schedule(self, schedule: Schedule | None) -> bool:
+    async def put_schedule(self, schedule: Schedule | None, *, publish: bool = True) -> bool:
         """Make `schedule` the one in force (None or no periods: nothing runs); no device call when unchanged.
 
         A schedule may hold periods that already ended (a standalone day plan does): comparing whole plans
         keeps writes idempotent, and the driver skips ended periods. Returns True when the device was
         written. Raises DeviceError and keeps the previous record when the device refuses or cannot be
-        reached. The caller holds `lock`.
+        reached. The caller holds `lock`. `publish=False` leaves publishing the status to the caller.
         """
         wanted = schedule if schedule is not None and schedule.periods else None
         current = self.record.schedule if self.record.schedule and self.record.schedule.periods else None
@@ -79,7 +79,8 @@ class DeviceRuntime:
             return False
         self.record.schedule = schedule
         self.persist()
-        await self.publish_status(self)
+        if publish:
+            await self.publish_status(self)
         return not unchanged
 
     async def _write(self, schedule: Schedule | None) -> None:

@@ -136,7 +136,15 @@ class StateStore:
 
     def save(self, state: AgentState) -> None:
         """Write the state atomically (temp file + fsync + rename); raises StateError on failure."""
-        payload = json.dumps(state.to_json(), indent=2, sort_keys=True).encode()
+        self.write(self.encode(state))
+
+    @staticmethod
+    def encode(state: AgentState) -> bytes:
+        """The state file's bytes (done on the event loop: the state is not thread-safe)."""
+        return json.dumps(state.to_json(), indent=2, sort_keys=True).encode()
+
+    def write(self, payload: bytes) -> None:
+        """Write encoded state atomically; safe to run in a worker thread. Raises StateError on failure."""
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.state_dir)

@@ -171,7 +171,13 @@ async def test_full_disk_logs_a_clear_error_and_the_agent_keeps_answering(
         assert answer["accepted"] is True and answer["command_id"] == "disk-full-1"
         assert len(sim.requests(PUT_ROUTE)) == 1
         assert agent.alive
-        errors = [line for line in agent.lines if "cannot write state to" in line]
+        # state writes are coalesced and run off the event loop: give the one after the command a moment
+        deadline = asyncio.get_running_loop().time() + 5
+        while asyncio.get_running_loop().time() < deadline:
+            errors = [line for line in agent.lines if "cannot write state to" in line]
+            if len(errors) >= 2 and list((tmp_path / "state").iterdir()) == []:
+                break
+            await asyncio.sleep(0.05)
         assert errors and "File too large" in errors[0] and "keeps running" in errors[0], agent.log()
         assert list((tmp_path / "state").iterdir()) == []  # no partial state file, no temp file left behind
         async with listening(broker, STATUS_TOPIC) as recorder:  # the retained status: the schedule is in force

@@ -207,7 +207,7 @@ class HemsController:
             async with runtime.lock:
                 previous = runtime.record.schedule
                 try:
-                    wrote = await runtime.put_schedule(parsed.schedule)
+                    wrote = await runtime.put_schedule(parsed.schedule, publish=False)
                 except DeviceError as exc:
                     payload = self._refusal("set", parsed.command_id, Issue("$", f"the device refused it: {exc}"))
                 else:
@@ -243,7 +243,7 @@ class HemsController:
             await self.take_back_control()
             async with runtime.lock:
                 try:
-                    await runtime.put_schedule(None)
+                    await runtime.put_schedule(None, publish=False)
                 except DeviceError as exc:
                     payload = self._refusal("clear", command_id, Issue("$", f"the device refused it: {exc}"))
                 else:
