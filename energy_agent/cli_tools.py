@@ -53,6 +53,17 @@ def _mqtt(settings: CoreSettings | None, broker: str | None) -> MqttSettings:
     return mqtt
 
 
+def _topic_id(value: str) -> str:
+    try:
+        return check_topic_id(value)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _new_command_id() -> str:
+    return f"cli-{uuid.uuid4().hex[:12]}"
+
+
 def add_tool_commands(app: typer.Typer, registry: Registry) -> None:
     """Add `plan`, `contracts …` and `hems …` to the CLI."""
 
@@ -200,12 +211,8 @@ def add_tool_commands(app: typer.Typer, registry: Registry) -> None:
         timeout: Timeout = 10.0,
     ) -> None:
         """Send a schedule and wait for the result."""
-        try:
-            check_topic_id(topic_id)
-        except ValueError as exc:
-            raise _fail(str(exc)) from None
-        settings = _settings(config, registry)
-        mqtt = _mqtt(settings, broker)
+        _topic_id(topic_id)
+        mqtt = _mqtt(_settings(config, registry), broker)
         topics = Topics(mqtt.hems_prefix)
         if payload is not None:
             body = Path(payload[1:]).read_bytes() if payload.startswith("@") else payload.encode()
@@ -215,7 +222,7 @@ def add_tool_commands(app: typer.Typer, registry: Registry) -> None:
             except ValueError:
                 command_id = None
         else:
-            command_id = command_id or f"cli-{uuid.uuid4().hex[:12]}"
+            command_id = command_id or _new_command_id()
             periods: list[dict[str, Any]] = []
             for item in period or []:
                 start, sep, end = item.partition("/")
@@ -227,14 +234,8 @@ def add_tool_commands(app: typer.Typer, registry: Registry) -> None:
                 if value is not None:
                     document[key] = value
             body = json.dumps(document).encode()
-        send(
-            topics.schedule_set(device_type, topic_id),
-            body,
-            mqtt,
-            timeout,
-            topics.schedule_result(device_type, topic_id),
-            command_id,
-        )
+        result_topic = topics.schedule_result(device_type, topic_id)
+        send(topics.schedule_set(device_type, topic_id), body, mqtt, timeout, result_topic, command_id)
 
     @hems_app.command("clear")
     def hems_clear(
@@ -246,22 +247,12 @@ def add_tool_commands(app: typer.Typer, registry: Registry) -> None:
         timeout: Timeout = 10.0,
     ) -> None:
         """Clear the schedule (stop charging) and wait for the result."""
-        try:
-            check_topic_id(topic_id)
-        except ValueError as exc:
-            raise _fail(str(exc)) from None
         mqtt = _mqtt(_settings(config, registry), broker)
         topics = Topics(mqtt.hems_prefix)
-        command_id = command_id or f"cli-{uuid.uuid4().hex[:12]}"
+        command_id = command_id or _new_command_id()
         body = json.dumps({"command_id": command_id}).encode()
-        send(
-            topics.schedule_clear(device_type, topic_id),
-            body,
-            mqtt,
-            timeout,
-            topics.schedule_result(device_type, topic_id),
-            command_id,
-        )
+        result_topic = topics.schedule_result(device_type, _topic_id(topic_id))
+        send(topics.schedule_clear(device_type, topic_id), body, mqtt, timeout, result_topic, command_id)
 
     @hems_app.command("mode")
     def hems_mode(
@@ -273,6 +264,6 @@ def add_tool_commands(app: typer.Typer, registry: Registry) -> None:
         """Switch the agent's operation mode and wait for the answer."""
         mqtt = _mqtt(_settings(config, registry), broker)
         topics = Topics(mqtt.hems_prefix)
-        command_id = f"cli-{uuid.uuid4().hex[:12]}"
+        command_id = _new_command_id()
         body = json.dumps({"operation_mode": mode, "command_id": command_id}).encode()
         send(topics.mode_set, body, mqtt, timeout, topics.mode_result, command_id)
