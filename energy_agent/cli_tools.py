@@ -13,14 +13,12 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
-from rich.console import Console
 
 from energy_agent import contracts
 from energy_agent.clock import SystemClock
 from energy_agent.config import CoreSettings, MqttSettings, StandaloneSettings, load_settings, machine_timezone
 from energy_agent.errors import ConfigError, EnergyAgentError
 from energy_agent.hems.send import NoAnswerError, send_command
-from energy_agent.plan_command import build_plan, print_plan
 from energy_agent.plugins import Registry
 from energy_agent.topics import Topics, check_topic_id
 
@@ -84,6 +82,11 @@ def add_tool_commands(app: typer.Typer, registry: Registry) -> None:
         config: Annotated[Path | None, typer.Option("--config", "-c", help="Take defaults from this config.")] = None,
     ) -> None:
         """Explain what standalone mode would charge, slot by slot, for a price file."""
+        # imported here: rich tables are not needed by `energy-agent run`, whose memory is budgeted
+        from rich.console import Console
+
+        from energy_agent.plan_command import build_plan, print_plan
+
         settings = _settings(config, registry)
         base = settings.standalone if settings is not None else StandaloneSettings()
         cap: float | None = base.price_threshold

@@ -11,12 +11,11 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 from zoneinfo import ZoneInfo
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:  # rich is imported where tables are drawn: the running agent only needs the types here
+    from rich.console import Console
 
 
 class SlotStatus(StrEnum):
@@ -108,6 +107,9 @@ def _day_caption(day: DayJson) -> str:
 
 def render_table(days: Sequence[DayJson], console: Console) -> None:
     """Print one table per day: each slot's time, price, status and rank, with the chosen levels and periods."""
+    from rich.table import Table
+    from rich.text import Text
+
     if not days:
         console.print("no prices to plan on")
         return
