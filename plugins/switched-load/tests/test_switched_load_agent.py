@@ -194,6 +194,8 @@ async def test_hems_schedule_switches_the_load_at_period_edges(
     )
     assert result["accepted"] and result["errors"] == [] and result["warnings"] == []
     await world.switched_to("OFF")  # not yet in the period
+    # the status follows the result (set → result → status)
+    await eventually(lambda: world.status()["last_command_id"] == "c1")
     status = world.status()
     assert status["schedule_source"] == "hems" and not status["schedule_active"]
     assert status["next_period_start"] == at(0.5) and status["max_current"] is None
@@ -222,7 +224,7 @@ async def test_hems_clear_and_expiry_switch_off(world: LoadWorld, monkeypatch: p
     result = await world.command({"command_id": "stop"}, kind="clear")
     assert result["accepted"] and result["command"] == "clear"
     await world.switched_to("OFF")
-    assert world.status()["schedule_source"] == "none"
+    await eventually(lambda: world.status()["schedule_source"] == "none")
 
     await world.advance_to(NOW + timedelta(minutes=5))
     start = world.clock.now().astimezone(AMS)
