@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from energy_agent.embedded_broker import free_port
+
 INSTALL_HINT = (
     "the `mosquitto` binary is required by the tests and was not found on PATH (or in /usr/sbin). "
     "Install it: `sudo apt-get install mosquitto` (Debian/Ubuntu), `brew install mosquitto` (macOS); "
@@ -23,13 +25,6 @@ def mosquitto_binary() -> str:
     if found is None:
         pytest.fail(INSTALL_HINT, pytrace=False)
     return found
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Broker:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from energy_agent.plugins import collect, get_plugin_manager
 from energy_agent_chargeamps.simulator import Simulator
 from tests.broker import Broker
 from tests.conftest import Recorder
+from tests.waiting import eventually
 
 AMS = ZoneInfo("Europe/Amsterdam")
 EMAIL = "owner@example.com"
@@ -41,13 +42,6 @@ CONTRACT_FOR = {
     "/agent/availability": "hems/v1/availability",
     "/agent/operation_mode/result": "hems/v1/operation-mode-result",
 }
-
-
-async def eventually(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    """Wait in real time for work that goes over real sockets."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 class World:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from energy_agent_chargeamps.config import ChargeAmpsConfig
 from energy_agent_chargeamps.connector import ChargeAmpsConnector
 from energy_agent_chargeamps.plugin import create_connectors
 from energy_agent_chargeamps.simulator import Fault, FaultMode, Simulator
+from tests.waiting import eventually
 
 AMS = ZoneInfo("Europe/Amsterdam")
 # Tuesday 2026-11-24 10:00 local
@@ -52,13 +53,6 @@ async def sim(clock: ManualClock) -> AsyncIterator[Simulator]:
         yield simulator
     finally:
         await simulator.stop()
-
-
-async def eventually(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    """Wait (in real time) for work woken by a clock advance that goes over real HTTP."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 def context(clock: ManualClock, tmp_path: Path) -> DeviceContext:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from energy_agent.config import load_settings
 from energy_agent.plugins import collect, get_plugin_manager
 from tests.broker import Broker
 from tests.conftest import Recorder
+from tests.waiting import eventually
 
 AMS = ZoneInfo("Europe/Amsterdam")
 BASE = "hems/switched-load/boiler"
@@ -40,13 +41,6 @@ CONTRACT_FOR = {
 def at(hours: float, start: datetime = NOW) -> str:
     """ISO time `hours` after `start`, with the Amsterdam offset."""
     return (start + timedelta(hours=hours)).isoformat()
-
-
-async def eventually(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    """Wait in real time for work that goes over real sockets."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 class LoadWorld:
