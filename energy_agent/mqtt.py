@@ -205,7 +205,9 @@ class MqttBus:
     async def announce_offline(self, timeout_s: float = 2.0) -> None:
         """Stop reconnecting and publish `offline` while the connection is still up (graceful shutdown)."""
         self._stopping = True
-        if self._client is not None and self.connected:
+        # `_client` is set once the session is open: also during start-up, before `connected`, when `online` may
+        # already be out; a clean disconnect sends no last will, so `offline` must be published here.
+        if self._client is not None:
             try:
                 async with asyncio.timeout(timeout_s):
                     await self._client.publish(self.availability_topic, OFFLINE, qos=1, retain=True)

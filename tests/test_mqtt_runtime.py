@@ -220,3 +220,24 @@ async def test_handlers_added_while_connecting_are_subscribed(broker: Broker) ->
         await bus.announce_offline()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_stop_during_start_up_still_publishes_offline(broker: Broker, recorder: Recorder) -> None:
+    bus = MqttBus(MqttSettings(port=broker.port), availability_topic="t/agent/availability")
+
+    async def handler(message: InboundMessage) -> None:
+        pass
+
+    for number in range(300):  # subscribing takes a while: the stop lands inside the start-up
+        bus.subscribe_messages(f"t/many/{number}", handler)
+    task = asyncio.create_task(bus.run())
+    try:
+        async with asyncio.timeout(5):
+            while bus._client is None:
+                await asyncio.sleep(0)
+        assert not bus.connected
+        await bus.announce_offline()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    await recorder.wait_for("t/agent/availability", lambda p: p == b"offline")
