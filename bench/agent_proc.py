@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from bench import fake_devices, fixes
+from energy_agent.app.plugins import collect, get_plugin_manager
+from energy_agent.app.run import run_agent
 from energy_agent.config import load_settings
-from energy_agent.plugins import collect, get_plugin_manager
-from energy_agent.runner import run_agent
 
 
 def main() -> None:

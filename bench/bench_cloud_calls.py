@@ -22,10 +22,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench._common import Outcome, agent_document, emit, parse_args, unique, with_broker
-from energy_agent.agent import Agent
-from energy_agent.clock import ManualClock
+from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings
-from energy_agent.plugins import collect, get_plugin_manager
+from energy_agent.runtime.agent import Agent
+from energy_agent.testing.clock import ManualClock
 from energy_agent_chargeamps.simulator import Simulator
 
 AMS = ZoneInfo("Europe/Amsterdam")

@@ -36,7 +36,7 @@ from bench._common import (
     with_broker,
 )
 from bench.broker import BenchBroker
-from energy_agent.clock import SystemClock
+from energy_agent.api.clock import SystemClock
 from energy_agent_chargeamps.simulator import Simulator
 
 EMAIL = "bench@example.com"

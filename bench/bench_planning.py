@@ -16,10 +16,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from energy_agent.devices import PlanRequest
-from energy_agent.domain import PriceCurve
-from energy_agent.prices import parse_price_curve
-from energy_agent_chargeamps.policy import plan, select_slots
+from energy_agent.api.domain import PriceCurve
+from energy_agent.api.planning import PlanRequest
+from energy_agent.api.prices import parse_price_curve
+from energy_agent.standalone.unique_levels import plan, select_slots
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 YEAR_START = datetime(2026, 1, 1, tzinfo=ZONE)

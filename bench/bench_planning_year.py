@@ -12,8 +12,8 @@ from datetime import timedelta
 
 from bench._common import Outcome, emit, parse_args
 from bench.bench_planning import THRESHOLD_EUR_KWH, TOP_X, YEAR_START, ZONE, median_ms, year_of_prices
-from energy_agent.devices import PlanRequest
-from energy_agent_chargeamps.policy import plan, select_slots
+from energy_agent.api.planning import PlanRequest
+from energy_agent.standalone.unique_levels import plan, select_slots
 
 TARGET_MS = 100
 

@@ -39,7 +39,7 @@ from bench._common import (
     unique,
     with_broker,
 )
-from energy_agent.clock import SystemClock
+from energy_agent.api.clock import SystemClock
 from energy_agent_chargeamps.simulator import Simulator
 
 EMAIL = "bench@example.com"

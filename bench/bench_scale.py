@@ -22,9 +22,9 @@ from typing import Any
 
 from bench import fake_devices, fixes
 from bench._common import Outcome, agent_document, emit, median, parse_args, proc_status, unique, with_broker
-from energy_agent.agent import Agent
+from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings
-from energy_agent.plugins import collect, get_plugin_manager
+from energy_agent.runtime.agent import Agent
 
 CONNECTORS = 1000
 QUICK_CONNECTORS = 200

@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from energy_agent.devices import Device, DeviceContext, DeviceType
-from energy_agent.domain import ChargerState, DeviceCapabilities, DeviceStatus, Schedule
-from energy_agent.hookspecs import hookimpl
+from energy_agent.api.devices import Device, DeviceContext, DeviceType
+from energy_agent.api.domain import ChargerState, DeviceCapabilities, DeviceStatus, Schedule
+from energy_agent.api.hooks import hookimpl
 
 DEVICE_TYPE = "bench"
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import aiomqtt
 
-from energy_agent.agent import Agent
-from energy_agent.mqtt import InboundMessage, MessageHandler, MqttBus
+from energy_agent.mqtt.bus import InboundMessage, MessageHandler, MqttBus
+from energy_agent.runtime.agent import Agent
 
 KNOWN = ("nodelay", "dispatch", "state")
 STATE_DELAY_S = 0.05

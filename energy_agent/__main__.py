@@ -1,5 +1,5 @@
 """`python -m energy_agent` runs the CLI."""
 
-from energy_agent.cli import main
+from energy_agent.cli.main import main
 
 main()

@@ -19,9 +19,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from energy_agent.domain import OperationMode
-from energy_agent.errors import ConfigError
-from energy_agent.plugins import Registry
+from energy_agent.api.domain import OperationMode
+from energy_agent.api.errors import ConfigError
+from energy_agent.app.plugins import Registry
 
 CONFIG_ENV = "ENERGY_AGENT_CONFIG"
 ENV_PREFIX = "ENERGY_AGENT_"

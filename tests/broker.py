@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from energy_agent.embedded_broker import free_port
+from energy_agent.testing.broker import free_port
 
 INSTALL_HINT = (
     "the `mosquitto` binary is required by the tests and was not found on PATH (or in /usr/sbin). "

@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from energy_agent.devices import Device, DeviceContext, DeviceType
-from energy_agent.domain import ChargerState, DeviceCapabilities, DeviceStatus, Schedule
-from energy_agent.errors import DeviceUnavailableError
-from energy_agent.hookspecs import hookimpl
+from energy_agent.api.devices import Device, DeviceContext, DeviceType
+from energy_agent.api.domain import ChargerState, DeviceCapabilities, DeviceStatus, Schedule
+from energy_agent.api.errors import DeviceUnavailableError
+from energy_agent.api.hooks import hookimpl
 
 
 class FakeConfig(BaseModel):

@@ -11,8 +11,8 @@ from typing import Any
 
 import aiohttp
 
-from energy_agent.agent import Agent
-from energy_agent.health import HealthServer
+from energy_agent.runtime.agent import Agent
+from energy_agent.web.health import HealthServer
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _SAMPLE = re.compile(rf"^({_NAME})(?:\{{(.*)\}})? (\S+)$")

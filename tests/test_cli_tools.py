@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from energy_agent.cli import build_app
-from energy_agent.plugins import get_plugin_manager
+from energy_agent.app.plugins import get_plugin_manager
+from energy_agent.cli.main import build_app
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 CONTRACTS = Path(__file__).parent.parent / "contracts" / "hems" / "v1" / "examples"

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from energy_agent.cli import build_app
+from energy_agent.api.errors import ConfigError
+from energy_agent.app.plugins import collect, get_plugin_manager
+from energy_agent.cli.main import build_app
 from energy_agent.config import load_settings
-from energy_agent.errors import ConfigError
-from energy_agent.plugins import collect, get_plugin_manager
 from tests import fake_plugin
 
 

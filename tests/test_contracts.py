@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from energy_agent import contracts
+from energy_agent.hems import contracts
 
 with warnings.catch_warnings():
     # asyncapi3 0.0.2 names a model field "schema", which pydantic warns about on import; harmless here.

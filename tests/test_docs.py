@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from energy_agent import docs_gen
+from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import CoreSettings, load_settings
-from energy_agent.plugins import collect, get_plugin_manager
-from energy_agent.state import AgentState
-from energy_agent.topics import Topics
+from energy_agent.hems.topics import Topics
+from energy_agent.runtime.state import AgentState
+from tools import docs_gen
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

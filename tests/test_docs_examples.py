@@ -37,16 +37,17 @@ import pluggy
 import pytest
 from typer.testing import CliRunner
 
-from energy_agent.agent import Agent
-from energy_agent.cli import build_app
-from energy_agent.clock import ManualClock
+from energy_agent.api.devices import Device, DeviceContext, ScheduleRestorer
+from energy_agent.api.domain import DeviceCapabilities, PriceCurve
+from energy_agent.api.planning import PlanRequest
+from energy_agent.api.prices import parse_price_curve
+from energy_agent.app.plugins import collect, get_plugin_manager
+from energy_agent.cli.main import build_app
 from energy_agent.config import MqttSettings, load_settings
-from energy_agent.devices import Device, DeviceContext, PlanRequest, ScheduleRestorer
-from energy_agent.domain import DeviceCapabilities, PriceCurve
 from energy_agent.hems.commands import CommandLimits, parse_schedule_set
-from energy_agent.mqtt import MqttBus
-from energy_agent.plugins import collect, get_plugin_manager
-from energy_agent.prices import parse_price_curve
+from energy_agent.mqtt.bus import MqttBus
+from energy_agent.runtime.agent import Agent
+from energy_agent.testing.clock import ManualClock
 from energy_agent_chargeamps.config import ChargeAmpsConfig
 from energy_agent_chargeamps.connector import HORIZON_S, MAX_PERIODS, MIN_CURRENT_A
 from energy_agent_chargeamps.simulator import Fault, FaultMode

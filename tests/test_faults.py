@@ -24,11 +24,11 @@ from typing import Any, cast
 import aiomqtt
 import pytest
 
-from energy_agent.agent import Agent
-from energy_agent.clock import ManualClock
+from energy_agent.api.errors import ConfigError
+from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings
-from energy_agent.errors import ConfigError
-from energy_agent.plugins import collect, get_plugin_manager
+from energy_agent.runtime.agent import Agent
+from energy_agent.testing.clock import ManualClock
 from energy_agent_chargeamps.simulator import Fault, FaultMode, Simulator
 from tests.broker import Broker, free_port
 from tests.conftest import Recorder
@@ -129,7 +129,7 @@ def reconnect_waits(caplog: pytest.LogCaptureFixture) -> list[float]:
     return [
         float(cast(float, r.args[1]))
         for r in caplog.records
-        if r.name == "energy_agent.mqtt" and r.msg == "reconnecting to %s in %.1f s" and isinstance(r.args, tuple)
+        if r.name == "energy_agent.mqtt.bus" and r.msg == "reconnecting to %s in %.1f s" and isinstance(r.args, tuple)
     ]
 
 
@@ -137,7 +137,7 @@ def reconnect_waits(caplog: pytest.LogCaptureFixture) -> list[float]:
 async def test_broker_absent_at_start_backs_off_with_growing_delays_then_connects(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="energy_agent.mqtt")
+    caplog.set_level(logging.INFO, logger="energy_agent.mqtt.bus")
     port = free_port()
     doc = document(tmp_path, port, mqtt={"reconnect_min_s": 0.1, "reconnect_max_s": 0.8})
     async with running_agent(doc) as run, serving(run.agent) as url:

@@ -27,7 +27,7 @@ import aiomqtt
 import pytest
 import yaml
 
-from energy_agent.clock import SystemClock
+from energy_agent.api.clock import SystemClock
 from energy_agent_chargeamps.simulator import Simulator
 from tests.broker import Broker
 from tests.listening import listening, publish_once

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from energy_agent.clock import ManualClock
-from energy_agent.domain import Period, Schedule, ScheduleSource
-from energy_agent.errors import DeviceUnavailableError
-from energy_agent.following import ScheduleFollower
+from energy_agent.api.domain import Period, Schedule, ScheduleSource
+from energy_agent.api.errors import DeviceUnavailableError
+from energy_agent.api.following import ScheduleFollower
+from energy_agent.testing.clock import ManualClock
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

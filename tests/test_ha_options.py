@@ -12,9 +12,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from energy_agent.cli import build_app
+from energy_agent.api.errors import ConfigError
+from energy_agent.app.plugins import Registry, collect, get_plugin_manager
+from energy_agent.cli.main import build_app
 from energy_agent.config import CoreSettings, load_settings
-from energy_agent.errors import ConfigError
 from energy_agent.homeassistant.options import (
     APP_OPTIONS,
     KNOWN_OPTIONS,
@@ -23,7 +24,6 @@ from energy_agent.homeassistant.options import (
     parse_connector_ids,
     read_ha_options,
 )
-from energy_agent.plugins import Registry, collect, get_plugin_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).parent / "fixtures" / "ha-options.predecessor.json"
@@ -169,7 +169,7 @@ def test_run_with_ha_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     async def fake_run_agent(settings: CoreSettings, registry: Registry) -> None:
         seen.append(settings)
 
-    monkeypatch.setattr("energy_agent.runner.run_agent", fake_run_agent)
+    monkeypatch.setattr("energy_agent.app.run.run_agent", fake_run_agent)
     for key, value in ENVIRON.items():
         monkeypatch.setenv(key, value)
     app = build_app(get_plugin_manager())

@@ -12,13 +12,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from energy_agent import __version__, contracts
-from energy_agent.agent import Agent
+from energy_agent import __version__
+from energy_agent.api.errors import DeviceUnavailableError
+from energy_agent.api.metrics import CONTENT_TYPE, LATENCY_BUCKETS_S, Exposition, Metrics
+from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings
-from energy_agent.errors import DeviceUnavailableError
-from energy_agent.health import HealthServer
-from energy_agent.metrics import CONTENT_TYPE, LATENCY_BUCKETS_S, Exposition, Metrics
-from energy_agent.plugins import collect, get_plugin_manager
+from energy_agent.hems import contracts
+from energy_agent.runtime.agent import Agent
+from energy_agent.web.health import HealthServer
 from tests import fake_plugin
 from tests.broker import Broker, free_port
 from tests.conftest import Recorder

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from energy_agent import contracts
-from energy_agent.domain import DeviceCapabilities, OperationMode, Period, ScheduleSource
+from energy_agent.api.domain import DeviceCapabilities, OperationMode, Period, ScheduleSource
+from energy_agent.hems import contracts
 from energy_agent.hems.commands import (
     MAX_ISSUES,
     CommandLimits,

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from energy_agent.config import MqttSettings
-from energy_agent.hems.send import send_command
-from energy_agent.mqtt import InboundMessage
+from energy_agent.mqtt.bus import InboundMessage
+from energy_agent.mqtt.request import send_command
 from energy_agent_chargeamps.simulator import Fault, FaultMode
 from tests.broker import Broker
 from tests.conftest import Recorder

@@ -22,9 +22,10 @@ import pytest
 from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from energy_agent.agent import Agent
+from energy_agent.app.plugins import Registry, collect, get_plugin_manager
 from energy_agent.config import CoreSettings, StandaloneSettings, load_settings
-from energy_agent.contracts import validate
+from energy_agent.hems.contracts import validate
+from energy_agent.hems.topics import Topics
 from energy_agent.homeassistant.controls import parse_setting
 from energy_agent.homeassistant.discovery import (
     DeviceInfo,
@@ -41,8 +42,7 @@ from energy_agent.homeassistant.entities import (
     TOP_X_RANGE,
     entity_table,
 )
-from energy_agent.plugins import Registry, collect, get_plugin_manager
-from energy_agent.topics import Topics
+from energy_agent.runtime.agent import Agent
 from tests import fake_plugin
 from tests.broker import Broker
 from tests.conftest import Recorder

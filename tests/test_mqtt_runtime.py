@@ -11,11 +11,11 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from energy_agent.agent import Agent
+from energy_agent.api.domain import Period, Schedule, ScheduleSource
+from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import MqttSettings, load_settings
-from energy_agent.domain import Period, Schedule, ScheduleSource
-from energy_agent.mqtt import InboundMessage, MqttBus
-from energy_agent.plugins import collect, get_plugin_manager
+from energy_agent.mqtt.bus import InboundMessage, MqttBus
+from energy_agent.runtime.agent import Agent
 from tests import fake_plugin
 from tests.broker import Broker
 from tests.conftest import Recorder

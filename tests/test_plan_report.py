@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from energy_agent.plan_report import DayJson, SlotJson, plan_json, render_chart, render_table
-from energy_agent.prices import parse_price_curve
+from energy_agent.api.planning import DayJson, SlotJson, plan_json
+from energy_agent.api.prices import parse_price_curve
+from energy_agent.standalone.report import render_chart, render_table
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

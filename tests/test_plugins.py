@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from energy_agent.cli import build_app
-from energy_agent.errors import PluginError
-from energy_agent.plugins import collect, get_plugin_manager
+from energy_agent.api.errors import PluginError
+from energy_agent.app.plugins import collect, get_plugin_manager
+from energy_agent.cli.main import build_app
 
 
 def install_fake_distribution(root: Path, name: str, module_source: str) -> None:
@@ -42,8 +42,8 @@ def site(tmp_path: Path) -> Iterator[Path]:
 
 GOOD = """
     from pydantic import BaseModel
-    from energy_agent.devices import DeviceType
-    from energy_agent.hookspecs import hookimpl
+    from energy_agent.api.devices import DeviceType
+    from energy_agent.api.hooks import hookimpl
 
     class Section(BaseModel):
         pass
@@ -73,7 +73,7 @@ def test_misspelled_hook_fails_loudly(site: Path) -> None:
         site,
         "eatypo",
         """
-        from energy_agent.hookspecs import hookimpl
+        from energy_agent.api.hooks import hookimpl
 
         @hookimpl
         def register_device_type(register):
@@ -111,7 +111,7 @@ def test_two_plugins_registering_one_name_is_an_error(site: Path) -> None:
 
 
 def test_no_manager_is_built_at_import() -> None:
-    import energy_agent.plugins as plugins
+    import energy_agent.app.plugins as plugins
 
     assert not any(isinstance(v, __import__("pluggy").PluginManager) for v in vars(plugins).values())
 
@@ -119,8 +119,8 @@ def test_no_manager_is_built_at_import() -> None:
 def test_an_extra_config_section_reaches_plugins_through_the_device_context(tmp_path: Path) -> None:
     from pydantic import BaseModel, ConfigDict
 
-    from energy_agent.agent import Agent
     from energy_agent.config import load_settings
+    from energy_agent.runtime.agent import Agent
 
     class Tariff(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -17,7 +17,13 @@ import pytest
 from aiohttp import web
 from pydantic import ValidationError
 
-from energy_agent.builtin.price_sources import (
+from energy_agent.api.devices import DeviceContext
+from energy_agent.api.domain import PriceCurve, PriceSlot
+from energy_agent.api.errors import PriceDataError
+from energy_agent.api.prices import MAX_PRICE_SLOTS, PriceSink, parse_price_curve
+from energy_agent.app.plugins import collect, get_plugin_manager
+from energy_agent.prices.board import PriceBoard, curve_freshness
+from energy_agent.prices.sources import (
     PRICE_SOURCE_TYPES,
     SUPERVISOR_URL,
     FilePricesConfig,
@@ -26,12 +32,7 @@ from energy_agent.builtin.price_sources import (
     MqttPricesConfig,
     MqttPriceSource,
 )
-from energy_agent.clock import ManualClock
-from energy_agent.devices import DeviceContext, PriceSink
-from energy_agent.domain import PriceCurve, PriceSlot
-from energy_agent.errors import PriceDataError
-from energy_agent.plugins import collect, get_plugin_manager
-from energy_agent.prices import MAX_PRICE_SLOTS, PriceBoard, curve_freshness, parse_price_curve
+from energy_agent.testing.clock import ManualClock
 
 T0 = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
 QUARTER = timedelta(minutes=15)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from energy_agent.devices import PlanRequest
-from energy_agent.domain import Period, PriceCurve, PriceSlot
-from energy_agent.prices import parse_price_curve
-from energy_agent_chargeamps.policy import POLICY
+from energy_agent.api.domain import Period, PriceCurve, PriceSlot
+from energy_agent.api.planning import PlanRequest
+from energy_agent.api.prices import parse_price_curve
+from energy_agent.standalone.unique_levels import POLICY
 from energy_agent_chargeamps.weekly import WeeklyPeriod, WeeklySchedule, following
 from tests.broker import Broker
 from tests.conftest import Recorder

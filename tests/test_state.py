@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from energy_agent.clock import ManualClock
-from energy_agent.domain import OperationMode, Period, Schedule, ScheduleSource
-from energy_agent.errors import StateError
-from energy_agent.state import AgentState, DeviceRecord, StateStore
+from energy_agent.api.domain import OperationMode, Period, Schedule, ScheduleSource
+from energy_agent.api.errors import StateError
+from energy_agent.runtime.state import AgentState, DeviceRecord, StateStore
+from energy_agent.testing.clock import ManualClock
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 import aiomqtt
 import yaml
 
-from energy_agent import contracts
-from energy_agent.agent import Agent
-from energy_agent.clock import ManualClock
+from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings
-from energy_agent.plugins import collect, get_plugin_manager
+from energy_agent.hems import contracts
+from energy_agent.runtime.agent import Agent
+from energy_agent.testing.clock import ManualClock
 from energy_agent_chargeamps.simulator import Simulator
 from tests.broker import Broker
 from tests.conftest import Recorder

@@ -13,8 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from energy_agent import contracts
-from energy_agent.domain import (
+from energy_agent.api.domain import (
     DeviceCapabilities,
     OperationMode,
     Period,
@@ -24,6 +23,7 @@ from energy_agent.domain import (
     merge_periods,
     require_aware,
 )
+from energy_agent.hems import contracts
 
 SCHEDULE_SET_CONTRACT = "hems/v1/schedule-set"
 SCHEDULE_CLEAR_CONTRACT = "hems/v1/schedule-clear"

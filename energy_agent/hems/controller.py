@@ -18,15 +18,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from energy_agent.clock import Clock
+from energy_agent.api.clock import Clock
+from energy_agent.api.domain import OperationMode, isoformat
+from energy_agent.api.errors import DeviceError
 from energy_agent.config import HemsSettings
-from energy_agent.contracts import CONTRACT_VERSION
-from energy_agent.device_runtime import DeviceRuntime, dumps
-from energy_agent.domain import OperationMode, isoformat
-from energy_agent.errors import DeviceError
 from energy_agent.hems.commands import CommandLimits, Issue, parse_clear, parse_schedule_set
-from energy_agent.mqtt import InboundMessage, MqttBus, NotConnectedError
-from energy_agent.topics import Topics
+from energy_agent.hems.contracts import CONTRACT_VERSION
+from energy_agent.hems.topics import Topics
+from energy_agent.mqtt.bus import InboundMessage, MqttBus, NotConnectedError
+from energy_agent.runtime.device import DeviceRuntime, dumps
 
 log = logging.getLogger(__name__)
 

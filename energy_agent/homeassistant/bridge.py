@@ -21,7 +21,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from energy_agent import __version__
-from energy_agent.device_runtime import dumps
 from energy_agent.homeassistant.controls import parse_setting, settings_payload
 from energy_agent.homeassistant.discovery import (
     DeviceInfo,
@@ -31,10 +30,11 @@ from energy_agent.homeassistant.discovery import (
     device_message,
     stale_nodes,
 )
-from energy_agent.mqtt import ONLINE, InboundMessage, NotConnectedError
+from energy_agent.mqtt.bus import ONLINE, InboundMessage, NotConnectedError
+from energy_agent.runtime.device import dumps
 
 if TYPE_CHECKING:
-    from energy_agent.agent import Agent
+    from energy_agent.runtime.agent import Agent
 
 log = logging.getLogger(__name__)
 

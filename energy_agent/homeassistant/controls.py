@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from energy_agent.standalone import StandaloneParams
+from energy_agent.standalone.planner import StandaloneParams
 
 SETTINGS = ("price_threshold", "top_x_charge_count", "paused")
 """The settings with a command topic of their own (the mode uses the HEMS contract's topic)."""

@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from energy_agent.hems.topics import Topics
 from energy_agent.homeassistant.entities import AGENT_ENTITIES, DEVICE_ENTITIES, EntityDescription, Platform
-from energy_agent.mqtt import OFFLINE, ONLINE
-from energy_agent.topics import Topics
+from energy_agent.mqtt.bus import OFFLINE, ONLINE
 
 ID_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
 BASE_NODE_ID = "energy_agent"

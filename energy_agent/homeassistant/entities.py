@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from energy_agent.domain import ChargerState, OperationMode, ScheduleSource
+from energy_agent.api.domain import ChargerState, OperationMode, ScheduleSource
 
 
 class Platform(StrEnum):

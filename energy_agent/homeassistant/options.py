@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from energy_agent.builtin.price_sources import SUPERVISOR_TOKEN_ENV, SUPERVISOR_URL
-from energy_agent.errors import ConfigError
+from energy_agent.api.errors import ConfigError
+from energy_agent.prices.sources import SUPERVISOR_TOKEN_ENV, SUPERVISOR_URL
 
 STATE_DIR = "/data/state"
 """`/data` is the app's persistent folder."""

@@ -259,7 +259,7 @@ def make_prices(agent: Path, path: Path) -> None:
     """Today's and tomorrow's sample prices, so that standalone mode has something to plan."""
     code = (
         "import json, sys; from datetime import datetime, timedelta; from zoneinfo import ZoneInfo\n"
-        "from energy_agent.sample_prices import curve_json, sample_curve\n"
+        "from energy_agent.testing.prices import curve_json, sample_curve\n"
         f"z = ZoneInfo({TZ!r}); d = datetime.now(z).date()\n"
         "print(json.dumps(curve_json(sample_curve([d, d + timedelta(days=1)], z), z)))\n"
     )

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from energy_agent.clock import ManualClock
-from energy_agent.devices import DeviceContext
-from energy_agent.domain import ChargerState, Period, Schedule, ScheduleSource
-from energy_agent.errors import ConfigError, DeviceAuthError, DeviceUnavailableError
+from energy_agent.api.devices import DeviceContext
+from energy_agent.api.domain import ChargerState, Period, Schedule, ScheduleSource
+from energy_agent.api.errors import ConfigError, DeviceAuthError, DeviceUnavailableError
+from energy_agent.testing.clock import ManualClock
 from energy_agent_chargeamps.config import ChargeAmpsConfig
 from energy_agent_chargeamps.connector import ChargeAmpsConnector
 from energy_agent_chargeamps.plugin import create_connectors

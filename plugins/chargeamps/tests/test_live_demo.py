@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from rich.console import Console
 
 from energy_agent.config import MqttSettings
-from energy_agent.hems.send import send_command
+from energy_agent.mqtt.request import send_command
 from energy_agent_chargeamps.live_demo import run_demo
 
 

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from switched_load_fakes import NoMqtt
 
-from energy_agent.clock import ManualClock
+from energy_agent.api.devices import DeviceContext, PolicyOptionsSource
+from energy_agent.api.errors import ConfigError
+from energy_agent.app.plugins import Registry, collect, get_plugin_manager
 from energy_agent.config import CoreSettings, load_settings
-from energy_agent.devices import DeviceContext, PolicyOptionsSource
-from energy_agent.errors import ConfigError
-from energy_agent.plugins import Registry, collect, get_plugin_manager
+from energy_agent.testing.clock import ManualClock
 from energy_agent_switched_load import plugin
 from energy_agent_switched_load.config import HomeAssistantLoadConfig, MqttLoadConfig, SwitchedLoadConfig
 from energy_agent_switched_load.device import SwitchedLoad

@@ -12,12 +12,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from energy_agent.clock import ManualClock
+from energy_agent.api.devices import Device, DeviceContext
+from energy_agent.api.domain import ChargerState, Period, Schedule, ScheduleSource
+from energy_agent.api.errors import ConfigError
+from energy_agent.app.plugins import ENTRY_POINT_GROUP, Registry, collect, get_plugin_manager
 from energy_agent.config import load_settings
-from energy_agent.devices import Device, DeviceContext
-from energy_agent.domain import ChargerState, Period, Schedule, ScheduleSource
-from energy_agent.errors import ConfigError
-from energy_agent.plugins import ENTRY_POINT_GROUP, Registry, collect, get_plugin_manager
+from energy_agent.testing.clock import ManualClock
 
 from energy_agent_example import plugin
 from energy_agent_example.device import ExampleDevice

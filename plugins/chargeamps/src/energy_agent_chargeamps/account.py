@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from energy_agent.clock import Clock
-from energy_agent.errors import DeviceAuthError
-from energy_agent.metrics import Metrics
+from energy_agent.api.clock import Clock
+from energy_agent.api.errors import DeviceAuthError
+from energy_agent.api.metrics import Metrics
 from energy_agent_chargeamps.client import (
     ChargeAmpsAuthError,
     ChargeAmpsError,

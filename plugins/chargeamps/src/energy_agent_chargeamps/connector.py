@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from energy_agent.devices import DeviceContext
-from energy_agent.domain import ChargerState, DeviceCapabilities, DeviceStatus, Period, Schedule
-from energy_agent.errors import DeviceUnavailableError
-from energy_agent.following import ScheduleFollower
+from energy_agent.api.devices import DeviceContext
+from energy_agent.api.domain import ChargerState, DeviceCapabilities, DeviceStatus, Period, Schedule
+from energy_agent.api.errors import DeviceUnavailableError
+from energy_agent.api.following import ScheduleFollower
 from energy_agent_chargeamps.account import ChargeAmpsAccount, ConnectorReading
 from energy_agent_chargeamps.config import ChargeAmpsConfig
 from energy_agent_chargeamps.weekly import to_weekly, to_wire_body

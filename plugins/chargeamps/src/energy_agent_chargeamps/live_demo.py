@@ -23,13 +23,13 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from energy_agent.agent import Agent
-from energy_agent.clock import SystemClock
+from energy_agent.api.clock import SystemClock
+from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings, machine_timezone
-from energy_agent.embedded_broker import EmbeddedBroker
-from energy_agent.mqtt import InboundMessage
-from energy_agent.plugins import collect, get_plugin_manager
-from energy_agent.sample_prices import curve_json, sample_curve
+from energy_agent.mqtt.bus import InboundMessage
+from energy_agent.runtime.agent import Agent
+from energy_agent.testing.broker import EmbeddedBroker
+from energy_agent.testing.prices import curve_json, sample_curve
 from energy_agent_chargeamps.simulator import (
     DEMO_API_KEY,
     DEMO_CHARGE_POINT_ID,

@@ -1,4 +1,4 @@
-"""Hook implementations of the Charge Amps plugin: the device type, its standalone policy, its CLI commands."""
+"""Hook implementations of the Charge Amps plugin: the device type and its CLI commands."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Annotated
 
 import typer
 
-from energy_agent.devices import DeviceContext, DeviceType, StandalonePolicy
-from energy_agent.errors import ConfigError
-from energy_agent.hookspecs import hookimpl
+from energy_agent.api.devices import DeviceContext, DeviceType
+from energy_agent.api.errors import ConfigError
+from energy_agent.api.hooks import hookimpl
+from energy_agent.api.planning import DEFAULT_STANDALONE_POLICY
 from energy_agent_chargeamps.account import ChargeAmpsAccount, ChargePointInfo
 from energy_agent_chargeamps.config import ChargeAmpsConfig
 from energy_agent_chargeamps.connector import DEVICE_TYPE, ChargeAmpsConnector
-from energy_agent_chargeamps.policy import POLICY
 
 
 async def create_connectors(config: ChargeAmpsConfig, context: DeviceContext) -> list[ChargeAmpsConnector]:
@@ -68,15 +68,9 @@ def register_device_types(register: Callable[[DeviceType], None]) -> None:
             config_section="chargeamps",
             config_model=ChargeAmpsConfig,
             create=create_connectors,
-            default_policy=POLICY.name,
+            default_policy=DEFAULT_STANDALONE_POLICY,
         )
     )
-
-
-@hookimpl
-def register_standalone_policies(register: Callable[[StandalonePolicy], None]) -> None:
-    """Charge at every slot of the X lowest unique price levels under the cap."""
-    register(POLICY)
 
 
 @hookimpl

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from energy_agent.devices import MqttAccess
-from energy_agent.errors import DeviceAuthError, DeviceRejectedError, DeviceUnavailableError
+from energy_agent.api.devices import MqttAccess
+from energy_agent.api.errors import DeviceAuthError, DeviceRejectedError, DeviceUnavailableError
 from energy_agent_switched_load.config import HomeAssistantLoadConfig, MqttLoadConfig
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from energy_agent.devices import DeviceContext, DeviceType, StandalonePolicy
-from energy_agent.hookspecs import hookimpl
+from energy_agent.api.devices import DeviceContext, DeviceType
+from energy_agent.api.hooks import hookimpl
+from energy_agent.api.planning import StandalonePolicy
 from energy_agent_switched_load.config import SwitchedLoadConfig
 from energy_agent_switched_load.device import DEVICE_TYPE, SwitchedLoad
 from energy_agent_switched_load.drivers import make_switch

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import aiohttp
 from pydantic import TypeAdapter, ValidationError
 
-from energy_agent.clock import Clock
+from energy_agent.api.clock import Clock
 from energy_agent_chargeamps.client.errors import (
     ChargeAmpsAuthError,
     ChargeAmpsConnectionError,

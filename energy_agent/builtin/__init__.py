@@ -1,1 +1,0 @@
-"""Built-in plugins, registered through the same hooks third-party plugins use."""

@@ -1,0 +1,302 @@
+"""Built-in price sources: Home Assistant's REST API, an MQTT topic, and a JSON file.
+
+Each is a `PriceSourceType` selected by `prices.source`. Every source parses through
+`energy_agent.prices.parse_price_curve`, reports failures to the sink (the last good curve stays in
+use) and keeps running. No message names a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from energy_agent.api.clock import Clock
+from energy_agent.api.devices import DeviceContext, MqttAccess
+from energy_agent.api.errors import PriceDataError
+from energy_agent.api.hooks import hookimpl
+from energy_agent.api.prices import PriceSink, PriceSourceType, parse_price_curve
+
+log = logging.getLogger(__name__)
+
+SUPERVISOR_URL = "http://supervisor/core/api"
+"""Home Assistant's API as seen from inside a Home Assistant app (add-on)."""
+SUPERVISOR_TOKEN_ENV = "SUPERVISOR_TOKEN"
+DEFAULT_ENTITY_ID = "sensor.energy_prices_electricity_import_price"
+"""Where the energy-prices add-on publishes its `price_curve` attribute."""
+MAX_FILE_BYTES = 20_000_000
+"""A price file larger than this is refused before it is read."""
+
+
+class HomeAssistantPricesConfig(BaseModel):
+    """`prices:` for `source: home_assistant`: poll an entity's `price_curve` attribute over the REST API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["home_assistant"]
+    url: str = SUPERVISOR_URL
+    """Base URL of the REST API, ending in `/api`."""
+    token: SecretStr | None = None
+    """Long-lived access token; defaults to $SUPERVISOR_TOKEN when `url` is the supervisor's."""
+    entity_id: str = DEFAULT_ENTITY_ID
+    poll_interval_s: float = Field(default=300.0, gt=0)
+    retry_interval_s: float = Field(default=60.0, gt=0)
+    """Wait after a failed poll (at most `poll_interval_s`)."""
+    timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("entity_id")
+    @classmethod
+    def _entity_id(cls, value: str) -> str:
+        domain, dot, name = value.partition(".")
+        if not (dot and domain and name) or "/" in value:
+            raise ValueError("must look like domain.object_id, e.g. sensor.energy_prices_electricity_import_price")
+        return value
+
+    @model_validator(mode="after")
+    def _token_default(self) -> HomeAssistantPricesConfig:
+        if self.token is None and self.url == SUPERVISOR_URL:
+            env_token = os.environ.get(SUPERVISOR_TOKEN_ENV)
+            if env_token:
+                self.token = SecretStr(env_token)
+        if self.token is None or not self.token.get_secret_value():
+            where = f"${SUPERVISOR_TOKEN_ENV} is not set" if self.url == SUPERVISOR_URL else "no token given"
+            raise ValueError(f"token: required to call the Home Assistant API ({where})")
+        return self
+
+
+class MqttPricesConfig(BaseModel):
+    """`prices:` for `source: mqtt`: a (retained) topic holding the list or `{"price_curve": [...]}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["mqtt"]
+    topic: str = Field(min_length=1)
+
+    @field_validator("topic")
+    @classmethod
+    def _no_wildcards(cls, value: str) -> str:
+        if "+" in value or "#" in value:
+            raise ValueError("must be a single topic, without + or # wildcards")
+        return value
+
+
+class FilePricesConfig(BaseModel):
+    """`prices:` for `source: file`: a JSON file, re-read whenever it changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["file"]
+    path: Path
+    """Relative paths are resolved against the current directory when the config is read."""
+    poll_interval_s: float = Field(default=10.0, gt=0)
+    """How often the file's modification time is checked."""
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value if value.is_absolute() else Path.cwd() / value
+
+
+def _report(sink: PriceSink, source: str, message: str) -> None:
+    """Log a source failure once, clearly, and hand it to the sink (which keeps the last good curve)."""
+    log.error("%s price source: %s", source, message)
+    sink.error(message)
+
+
+def _unexpected(exc: Exception) -> str:
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def _curve_from_json(text: str | bytes, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PriceDataError(f"invalid price data: {where}: not JSON ({exc})") from exc
+
+
+class HomeAssistantPriceSource:
+    """Polls `GET {url}/states/{entity_id}` and delivers the entity's `price_curve` attribute."""
+
+    def __init__(self, config: HomeAssistantPricesConfig, clock: Clock) -> None:
+        self._config = config
+        self._clock = clock
+
+    @property
+    def state_url(self) -> str:
+        """The entity's state URL."""
+        return f"{self._config.url}/states/{self._config.entity_id}"
+
+    async def run(self, sink: PriceSink) -> None:
+        """Poll until cancelled; a failure is reported and retried after `retry_interval_s`."""
+        timeout = aiohttp.ClientTimeout(total=self._config.timeout_s)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while True:
+                try:
+                    ok = await self.poll_once(session, sink)
+                except Exception as exc:  # a bug or a surprise must not end polling for good
+                    log.exception("home_assistant price source failed")
+                    sink.error(_unexpected(exc))
+                    ok = False
+                interval = self._config.poll_interval_s
+                await self._clock.sleep(interval if ok else min(interval, self._config.retry_interval_s))
+
+    async def poll_once(self, session: aiohttp.ClientSession, sink: PriceSink) -> bool:
+        """Fetch and deliver one curve; False (after telling the sink) when that failed."""
+        try:
+            data = await self._fetch(session)
+            attributes = data.get("attributes") if isinstance(data, dict) else None
+            if not isinstance(attributes, dict):
+                raise PriceDataError(f"invalid price data: {self._config.entity_id}: the state has no attributes")
+            if "price_curve" not in attributes:
+                raise PriceDataError(
+                    f"invalid price data: {self._config.entity_id}.attributes: no 'price_curve' attribute"
+                )
+            curve = parse_price_curve(
+                attributes["price_curve"], where=f"{self._config.entity_id}.attributes.price_curve"
+            )
+        except PriceDataError as exc:
+            _report(sink, "home_assistant", str(exc))
+            return False
+        await sink.update(curve)
+        return True
+
+    async def _fetch(self, session: aiohttp.ClientSession) -> Any:
+        token = self._config.token.get_secret_value() if self._config.token else ""
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        url = self.state_url
+        try:
+            async with session.get(url, headers=headers) as response:
+                if response.status in (401, 403):
+                    raise PriceDataError(f"Home Assistant refused the token (HTTP {response.status}) at {url}")
+                if response.status == 404:
+                    raise PriceDataError(f"Home Assistant has no entity {self._config.entity_id} (HTTP 404 at {url})")
+                if response.status != 200:
+                    raise PriceDataError(f"Home Assistant answered HTTP {response.status} at {url}")
+                body = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # the exception text is the library's (URL, OS error); the token only travels in a header
+            reason = str(exc) or type(exc).__name__
+            raise PriceDataError(f"cannot reach Home Assistant at {url}: {reason}") from exc
+        return _curve_from_json(body, url)
+
+
+class MqttPriceSource:
+    """Delivers the curve published on one MQTT topic, each time a message arrives."""
+
+    def __init__(self, config: MqttPricesConfig, mqtt: MqttAccess) -> None:
+        self._config = config
+        self._mqtt = mqtt
+        self._sink: PriceSink | None = None
+
+    async def run(self, sink: PriceSink) -> None:
+        """Subscribe and wait until cancelled; the MQTT connection delivers the messages."""
+        self._sink = sink
+        self._mqtt.subscribe(self._config.topic, self._on_message)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            # MqttAccess has no unsubscribe: a stopped source simply ignores later messages
+            self._sink = None
+
+    async def _on_message(self, topic: str, payload: bytes) -> None:
+        sink = self._sink
+        if sink is None:
+            return
+        try:
+            if not payload.strip():
+                raise PriceDataError(f"invalid price data: topic {topic}: empty payload")
+            curve = parse_price_curve(_curve_from_json(payload, f"topic {topic}"), where=f"{topic}:price_curve")
+        except PriceDataError as exc:
+            _report(sink, "mqtt", str(exc))
+            return
+        await sink.update(curve)
+
+
+FileSignature = tuple[int, int, int]
+
+
+class FilePriceSource:
+    """Reads a JSON price file at start and again whenever its mtime, size or inode changes."""
+
+    def __init__(self, config: FilePricesConfig, clock: Clock) -> None:
+        self._config = config
+        self._clock = clock
+
+    async def run(self, sink: PriceSink) -> None:
+        """Poll the file's metadata until cancelled; each version of the file is reported once."""
+        seen: FileSignature | str | None = None
+        while True:
+            try:
+                seen = await self._check(seen, sink)
+            except Exception as exc:  # a bug or a surprise must not end watching for good
+                log.exception("file price source failed")
+                sink.error(_unexpected(exc))
+            await self._clock.sleep(self._config.poll_interval_s)
+
+    async def _check(self, seen: FileSignature | str | None, sink: PriceSink) -> FileSignature | str:
+        path = self._config.path
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            problem = f"cannot read price file {path}: {exc.strerror or exc}"
+            if seen != problem:
+                _report(sink, "file", problem)
+            return problem
+        signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        if signature == seen:
+            return signature
+        try:
+            if stat.st_size > MAX_FILE_BYTES:
+                raise PriceDataError(f"price file {path}: {stat.st_size} bytes, more than {MAX_FILE_BYTES}")
+            # a price file is small; reading it inline keeps the change detection simple and ordered
+            text = path.read_bytes()
+            curve = parse_price_curve(_curve_from_json(text, str(path)), where=f"{path.name}:price_curve")
+        except OSError as exc:
+            _report(sink, "file", f"cannot read price file {path}: {exc.strerror or exc}")
+            return signature
+        except PriceDataError as exc:
+            _report(sink, "file", str(exc))
+            return signature
+        await sink.update(curve)
+        return signature
+
+
+def _create_home_assistant(config: HomeAssistantPricesConfig, context: DeviceContext) -> HomeAssistantPriceSource:
+    return HomeAssistantPriceSource(config, context.clock)
+
+
+def _create_mqtt(config: MqttPricesConfig, context: DeviceContext) -> MqttPriceSource:
+    return MqttPriceSource(config, context.mqtt)
+
+
+def _create_file(config: FilePricesConfig, context: DeviceContext) -> FilePriceSource:
+    return FilePriceSource(config, context.clock)
+
+
+PRICE_SOURCE_TYPES = (
+    PriceSourceType("home_assistant", HomeAssistantPricesConfig, _create_home_assistant),
+    PriceSourceType("mqtt", MqttPricesConfig, _create_mqtt),
+    PriceSourceType("file", FilePricesConfig, _create_file),
+)
+"""The built-in price sources, by `prices.source` name."""
+
+
+@hookimpl
+def register_price_sources(register: Callable[[PriceSourceType], None]) -> None:
+    """Register the Home Assistant, MQTT and file price sources."""
+    for source_type in PRICE_SOURCE_TYPES:
+        register(source_type)

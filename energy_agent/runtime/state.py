@@ -1,0 +1,163 @@
+"""Persistent agent state: one JSON file in `state_dir`, written atomically, read at start.
+
+A corrupt or unreadable file is moved aside with a warning and the agent starts from empty state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from energy_agent.api.clock import Clock
+from energy_agent.api.domain import OperationMode, Schedule, isoformat
+from energy_agent.api.errors import StateError
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "state.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class DeviceRecord:
+    """What the agent remembers of one device across restarts."""
+
+    schedule: Schedule | None = None
+    """The schedule in force on the device, as last accepted by it."""
+    last_hems_command_at: datetime | None = None
+    last_command_id: str | None = None
+    last_command_digest: str | None = None
+    """SHA-256 of the last command's payload: a repeated id only replays the answer for the same payload."""
+    last_result: dict[str, Any] | None = None
+    """The result payload of the last command, answered again for a duplicate."""
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for the state file."""
+        return {
+            "schedule": self.schedule.to_json() if self.schedule else None,
+            "last_hems_command_at": isoformat(self.last_hems_command_at),
+            "last_command_id": self.last_command_id,
+            "last_command_digest": self.last_command_digest,
+            "last_result": self.last_result,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DeviceRecord:
+        """Inverse of `to_json`."""
+        at = data.get("last_hems_command_at")
+        return cls(
+            schedule=Schedule.from_json(data["schedule"]) if data.get("schedule") else None,
+            last_hems_command_at=datetime.fromisoformat(at) if at else None,
+            last_command_id=data.get("last_command_id"),
+            last_command_digest=data.get("last_command_digest"),
+            last_result=data.get("last_result"),
+        )
+
+
+@dataclass
+class AgentState:
+    """Everything persisted: the mode, run-time setting overrides, and a record per device key."""
+
+    operation_mode: OperationMode | None = None
+    configured_mode: OperationMode | None = None
+    """The config file's mode at the last start: a changed config file wins over a run-time switch."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Settings changed at run time (e.g. from Home Assistant), applied over the config file."""
+    devices: dict[str, DeviceRecord] = field(default_factory=dict)
+    discovery_nodes: list[str] = field(default_factory=list)
+    """Home Assistant discovery node ids published so far, so that a removed device's entities are removed."""
+
+    def device(self, key: str) -> DeviceRecord:
+        """The record for `key`, created empty on first use."""
+        return self.devices.setdefault(key, DeviceRecord())
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for the state file."""
+        return {
+            "format": FORMAT_VERSION,
+            "operation_mode": self.operation_mode.value if self.operation_mode else None,
+            "configured_mode": self.configured_mode.value if self.configured_mode else None,
+            "overrides": self.overrides,
+            "devices": {key: record.to_json() for key, record in sorted(self.devices.items())},
+            "discovery_nodes": list(self.discovery_nodes),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AgentState:
+        """Inverse of `to_json`; raises on anything malformed."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
+            raise ValueError(f"unknown state format {data.get('format') if isinstance(data, dict) else data!r}")
+        mode = data.get("operation_mode")
+        configured = data.get("configured_mode")
+        return cls(
+            operation_mode=OperationMode(mode) if mode else None,
+            configured_mode=OperationMode(configured) if configured else None,
+            overrides=dict(data.get("overrides") or {}),
+            devices={key: DeviceRecord.from_json(value) for key, value in (data.get("devices") or {}).items()},
+            discovery_nodes=[str(node) for node in data.get("discovery_nodes") or []],
+        )
+
+
+class StateStore:
+    """Reads and atomically writes `state_dir/state.json`."""
+
+    def __init__(self, state_dir: Path, clock: Clock) -> None:
+        self.state_dir = state_dir
+        self.path = state_dir / STATE_FILE
+        self._clock = clock
+        self.last_error: str | None = None
+
+    def load(self) -> AgentState:
+        """The saved state; empty when there is none; a corrupt file is moved aside."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return AgentState()
+        except OSError as exc:
+            log.warning("state file %s cannot be read (%s); starting from empty state", self.path, exc.strerror)
+            return AgentState()
+        try:
+            return AgentState.from_json(json.loads(text))
+        except (ValueError, KeyError, TypeError) as exc:
+            aside = self.path.with_name(f"{STATE_FILE}.corrupt-{self._clock.now():%Y%m%dT%H%M%SZ}")
+            try:
+                self.path.replace(aside)
+                where = f"moved to {aside}"
+            except OSError as move_exc:
+                where = f"could not be moved aside ({move_exc.strerror})"
+            log.warning("state file %s is corrupt (%s); %s; starting from empty state", self.path, exc, where)
+            return AgentState()
+
+    def save(self, state: AgentState) -> None:
+        """Write the state atomically (temp file + fsync + rename); raises StateError on failure."""
+        self.write(self.encode(state))
+
+    @staticmethod
+    def encode(state: AgentState) -> bytes:
+        """The state file's bytes (done on the event loop: the state is not thread-safe)."""
+        return json.dumps(state.to_json(), indent=2, sort_keys=True).encode()
+
+    def write(self, payload: bytes) -> None:
+        """Write encoded state atomically; safe to run in a worker thread. Raises StateError on failure."""
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.state_dir)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(payload)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, self.path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            self.last_error = f"cannot write state to {self.path}: {exc.strerror or exc}"
+            raise StateError(self.last_error) from exc
+        self.last_error = None

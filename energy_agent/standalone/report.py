@@ -1,0 +1,133 @@
+"""The `energy-agent plan` report drawn for people: a table per day and a PNG chart, from the plan's JSON days."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from energy_agent.api.planning import DayJson, SlotStatus
+
+if TYPE_CHECKING:  # rich is imported where tables are drawn
+    from rich.console import Console
+
+
+_STATUS_STYLE = {
+    SlotStatus.SELECTED: "bold green",
+    SlotStatus.ABOVE_THRESHOLD: "red",
+    SlotStatus.NOT_IN_TOP_X: "dim",
+}
+_STATUS_COLOUR = {
+    SlotStatus.SELECTED: "#2e8b57",
+    SlotStatus.ABOVE_THRESHOLD: "#d9534f",
+    SlotStatus.NOT_IN_TOP_X: "#9aa5b1",
+}
+
+
+def _clock_time(value: str, with_offset: bool) -> str:
+    moment = datetime.fromisoformat(value)
+    text = moment.strftime("%H:%M")
+    # on the autumn DST day the same wall-clock time occurs twice; the offset tells them apart
+    return f"{text} {moment.strftime('%z')[:3]}:{moment.strftime('%z')[3:]}" if with_offset else text
+
+
+def _price_text(price_eur_kwh: float) -> str:
+    """At least 4 decimals, more when the price has them: 0.11005 must not show as the 0.1100 it is not."""
+    exact = Decimal(repr(price_eur_kwh))
+    exponent = exact.as_tuple().exponent
+    places = min(10, max(4, -exponent if isinstance(exponent, int) else 4))
+    return f"{exact:.{places}f}"
+
+
+def _day_caption(day: DayJson) -> str:
+    if day["no_eligible_slots"]:
+        return "no slot at or below the cap: not charging this day"
+    if not day["periods"]:
+        return "no charging periods"
+    spans = ", ".join(f"{_clock_time(p['start'], False)}–{_clock_time(p['end'], False)}" for p in day["periods"])
+    return f"charging {spans}"
+
+
+def render_table(days: Sequence[DayJson], console: Console) -> None:
+    """Print one table per day: each slot's time, price, status and rank, with the chosen levels and periods."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if not days:
+        console.print("no prices to plan on")
+        return
+    for day in days:
+        offsets = {datetime.fromisoformat(slot["start"]).utcoffset() for slot in day["slots"]}
+        with_offset = len(offsets) > 1
+        excluded = day["excluded_by_threshold"]
+        cap = (
+            f"{excluded} slot{'' if excluded == 1 else 's'} above the cap"
+            if day["threshold_active"]
+            else "cap not active"
+        )
+        levels = ", ".join(f"{level:.4f}" for level in day["levels"]) or "none"
+        console.print(Text(f"{day['date']} · {cap} · levels: {levels}", style="bold"))
+        table = Table()
+        table.add_column("time")
+        table.add_column("EUR/kWh", justify="right")
+        table.add_column("status")
+        table.add_column("rank", justify="right")
+        for slot in day["slots"]:
+            style = _STATUS_STYLE.get(SlotStatus(slot["status"]), "")
+            span = f"{_clock_time(slot['start'], with_offset)}–{_clock_time(slot['end'], with_offset)}"
+            rank = "" if slot["rank"] is None else str(slot["rank"])
+            table.add_row(span, _price_text(slot["price"]), Text(slot["status"], style=style), rank)
+        console.print(table)
+        console.print(_day_caption(day))
+
+
+def render_chart(
+    days: Sequence[DayJson], path: Path | str, threshold: float | None, *, tz_name: str | None = None
+) -> Path:
+    """Write a PNG bar chart of the prices, selected slots highlighted, with the threshold line; returns the path.
+
+    Axis times are shown in `tz_name`, or else in the offset of the first slot.
+    """
+    # matplotlib is an optional extra (`chart`) and slow to import: only load it when a chart is asked for
+    import numpy as np
+    from matplotlib.artist import Artist
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    slots = [slot for day in days for slot in day["slots"]]
+    starts = [datetime.fromisoformat(slot["start"]) for slot in slots]
+    ends = [datetime.fromisoformat(slot["end"]) for slot in slots]
+    zone: tzinfo | None = ZoneInfo(tz_name) if tz_name else (starts[0].tzinfo if starts else None)
+
+    figure = Figure(figsize=(12, 4.5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    if slots:
+        colours = [_STATUS_COLOUR.get(SlotStatus(slot["status"]), "#9aa5b1") for slot in slots]
+        # epoch seconds as datetime64: matplotlib's date units without building naive datetimes
+        left = np.array([round(start.timestamp()) for start in starts], dtype="datetime64[s]")
+        right = np.array([round(end.timestamp()) for end in ends], dtype="datetime64[s]")
+        prices = [slot["price"] for slot in slots]
+        axes.bar(left, prices, width=right - left, align="edge", color=colours, linewidth=0)
+        axes.xaxis_date(tz=zone)
+    handles: list[Artist] = [
+        Patch(color=colour, label=status.value.replace("_", " ")) for status, colour in _STATUS_COLOUR.items()
+    ]
+    if threshold is not None:
+        handles.append(
+            axes.axhline(threshold, color="#333333", linestyle="--", linewidth=1, label=f"cap {threshold:g} EUR/kWh")
+        )
+    axes.axhline(0, color="#000000", linewidth=0.5)
+    axes.set_ylabel("EUR/kWh")
+    axes.set_title("Prices and selected charging slots")
+    axes.legend(handles=handles, loc="upper left", fontsize="small")
+    axes.grid(axis="y", alpha=0.3)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    target = Path(path)
+    figure.savefig(target, format="png")
+    return target

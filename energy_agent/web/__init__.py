@@ -1,0 +1,1 @@
+"""HTTP served by the agent: the health endpoint."""
