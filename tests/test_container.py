@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker import Broker, free_port
-from tests.conftest import Recorder
+from energy_agent.testing.broker import free_port
+from energy_agent.testing.mosquitto import Mosquitto as Broker
+from energy_agent.testing.recorder import Recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 HEALTHCHECK = ROOT / "docker" / "healthcheck.sh"

@@ -47,12 +47,13 @@ from energy_agent.config import MqttSettings, load_settings
 from energy_agent.hems.commands import CommandLimits, parse_schedule_set
 from energy_agent.mqtt.bus import MqttBus
 from energy_agent.runtime.agent import Agent
+from energy_agent.testing.broker import free_port
 from energy_agent.testing.clock import ManualClock
+from energy_agent.testing.mosquitto import Mosquitto as Broker
+from energy_agent.testing.recorder import Recorder
 from energy_agent_chargeamps.config import ChargeAmpsConfig
 from energy_agent_chargeamps.connector import HORIZON_S, MAX_PERIODS, MIN_CURRENT_A
 from energy_agent_chargeamps.simulator import Fault, FaultMode
-from tests.broker import Broker, free_port
-from tests.conftest import Recorder
 from tests.world import PUT_ROUTE, World, world
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,10 +28,11 @@ from energy_agent.api.errors import ConfigError
 from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings
 from energy_agent.runtime.agent import Agent
+from energy_agent.testing.broker import free_port
 from energy_agent.testing.clock import ManualClock
+from energy_agent.testing.mosquitto import Mosquitto as Broker
+from energy_agent.testing.recorder import Recorder
 from energy_agent_chargeamps.simulator import Fault, FaultMode, Simulator
-from tests.broker import Broker, free_port
-from tests.conftest import Recorder
 from tests.health_client import get, parse_prometheus, serving, value
 from tests.listening import listening, publish_once
 from tests.world import AMS, BASE, CP, DELETE_ROUTE, EMAIL, PASSWORD, PUT_ROUTE, World, eventually, world

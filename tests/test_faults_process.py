@@ -28,8 +28,8 @@ import pytest
 import yaml
 
 from energy_agent.api.clock import SystemClock
+from energy_agent.testing.mosquitto import Mosquitto as Broker
 from energy_agent_chargeamps.simulator import Simulator
-from tests.broker import Broker
 from tests.listening import listening, publish_once
 from tests.world import BASE, CP, DELETE_ROUTE, EMAIL, PASSWORD, PUT_ROUTE
 

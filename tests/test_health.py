@@ -19,10 +19,11 @@ from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings
 from energy_agent.hems import contracts
 from energy_agent.runtime.agent import Agent
+from energy_agent.testing.broker import free_port
+from energy_agent.testing.mosquitto import Mosquitto as Broker
+from energy_agent.testing.recorder import Recorder
 from energy_agent.web.health import HealthServer
 from tests import fake_plugin
-from tests.broker import Broker, free_port
-from tests.conftest import Recorder
 from tests.health_client import get, parse_prometheus, serving, value
 from tests.world import AMS, PASSWORD, PUT_ROUTE, World, eventually, world
 

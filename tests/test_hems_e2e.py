@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from energy_agent.config import MqttSettings
 from energy_agent.mqtt.bus import InboundMessage
 from energy_agent.mqtt.request import send_command
+from energy_agent.testing.mosquitto import Mosquitto as Broker
+from energy_agent.testing.recorder import Recorder
 from energy_agent_chargeamps.simulator import Fault, FaultMode
-from tests.broker import Broker
-from tests.conftest import Recorder
 from tests.world import AMS, BASE, DELETE_ROUTE, PUT_ROUTE, World, eventually, world
 
 # Wednesday 2026-11-25 10:00 in Amsterdam (09:00 UTC); the week starts Monday 2026-11-23 00:00 local.

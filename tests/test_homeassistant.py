@@ -43,9 +43,9 @@ from energy_agent.homeassistant.entities import (
     entity_table,
 )
 from energy_agent.runtime.agent import Agent
+from energy_agent.testing.mosquitto import Mosquitto as Broker
+from energy_agent.testing.recorder import Recorder
 from tests import fake_plugin
-from tests.broker import Broker
-from tests.conftest import Recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = Path(__file__).parent / "snapshots" / "homeassistant_discovery.json"

@@ -16,9 +16,9 @@ from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import MqttSettings, load_settings
 from energy_agent.mqtt.bus import InboundMessage, MqttBus
 from energy_agent.runtime.agent import Agent
+from energy_agent.testing.mosquitto import Mosquitto as Broker
+from energy_agent.testing.recorder import Recorder
 from tests import fake_plugin
-from tests.broker import Broker
-from tests.conftest import Recorder
 
 
 def settings_for(broker: Broker, tmp_path: Path, **extra: Any):  # type: ignore[no-untyped-def]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker import Broker
-from tests.conftest import Recorder
+from energy_agent.testing.mosquitto import Mosquitto as Broker
+from energy_agent.testing.recorder import Recorder
 
 AVAILABILITY = "hems/agent/availability"
 

@@ -15,9 +15,9 @@ from energy_agent.api.domain import Period, PriceCurve, PriceSlot
 from energy_agent.api.planning import PlanRequest
 from energy_agent.api.prices import parse_price_curve
 from energy_agent.standalone.unique_levels import POLICY
+from energy_agent.testing.mosquitto import Mosquitto as Broker
+from energy_agent.testing.recorder import Recorder
 from energy_agent_chargeamps.weekly import WeeklyPeriod, WeeklySchedule, following
-from tests.broker import Broker
-from tests.conftest import Recorder
 from tests.world import AMS, DELETE_ROUTE, PUT_ROUTE, World, eventually, world
 
 EXAMPLE_PRICES = Path(__file__).parent.parent / "examples" / "prices.json"

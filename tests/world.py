@@ -22,10 +22,10 @@ from energy_agent.config import load_settings
 from energy_agent.hems import contracts
 from energy_agent.runtime.agent import Agent
 from energy_agent.testing.clock import ManualClock
+from energy_agent.testing.mosquitto import Mosquitto as Broker
+from energy_agent.testing.recorder import Recorder
+from energy_agent.testing.waiting import eventually
 from energy_agent_chargeamps.simulator import Simulator
-from tests.broker import Broker
-from tests.conftest import Recorder
-from tests.waiting import eventually
 
 AMS = ZoneInfo("Europe/Amsterdam")
 EMAIL = "owner@example.com"

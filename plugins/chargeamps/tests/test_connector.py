@@ -15,11 +15,11 @@ from energy_agent.api.devices import DeviceContext
 from energy_agent.api.domain import ChargerState, Period, Schedule, ScheduleSource
 from energy_agent.api.errors import ConfigError, DeviceAuthError, DeviceUnavailableError
 from energy_agent.testing.clock import ManualClock
+from energy_agent.testing.waiting import eventually
 from energy_agent_chargeamps.config import ChargeAmpsConfig
 from energy_agent_chargeamps.connector import ChargeAmpsConnector
 from energy_agent_chargeamps.plugin import create_connectors
 from energy_agent_chargeamps.simulator import Fault, FaultMode, Simulator
-from tests.waiting import eventually
 
 AMS = ZoneInfo("Europe/Amsterdam")
 # Tuesday 2026-11-24 10:00 local

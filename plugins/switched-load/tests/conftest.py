@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from switched_load_fakes import FakeHomeAssistant
 
-from tests.conftest import broker, recorder
+from energy_agent.testing.fixtures import broker, recorder
 
 __all__ = ["broker", "recorder"]
 

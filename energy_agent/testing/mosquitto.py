@@ -1,4 +1,7 @@
-"""A private Mosquitto broker per test, on a free port, that tests can stop and start again."""
+"""A private Mosquitto broker for a test, on a free port, that the test can stop and start again.
+
+The `mosquitto` binary must be installed (it is not a Python package); `mosquitto_binary` says how when it is not.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,6 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-
-import pytest
 
 from energy_agent.testing.broker import free_port
 
@@ -19,15 +20,19 @@ INSTALL_HINT = (
 )
 
 
+class MosquittoNotFoundError(RuntimeError):
+    """The `mosquitto` binary is not installed; the message says how to install it."""
+
+
 def mosquitto_binary() -> str:
-    """Path of the mosquitto binary, or a test failure that says how to install it (never a skip)."""
+    """Path of the mosquitto binary; MosquittoNotFoundError (saying how to install it) when there is none."""
     found = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
     if found is None:
-        pytest.fail(INSTALL_HINT, pytrace=False)
+        raise MosquittoNotFoundError(INSTALL_HINT)
     return found
 
 
-class Broker:
+class Mosquitto:
     """A Mosquitto process with its own config; `stop`/`start` keep the same port."""
 
     def __init__(self, workdir: Path, *, extra_config: str = "", port: int | None = None) -> None:

@@ -1,0 +1,90 @@
+"""A whole agent in the test's process: built from a config document exactly as `energy-agent run` builds it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from energy_agent.api.clock import Clock
+from energy_agent.app.compose import build_agent
+from energy_agent.app.plugins import Registry, collect, get_plugin_manager
+from energy_agent.config import CoreSettings, load_settings
+from energy_agent.runtime.agent import Agent
+
+START_TIMEOUT_S = 10.0
+
+
+def plugin_registry(*plugins: object, entry_points: bool = False) -> Registry:
+    """What the core's built-ins register, plus `plugins` (modules with hook implementations) registered directly.
+
+    With `entry_points`, the installed plugins are loaded too (filtered by `ENERGY_AGENT_PLUGINS` as at run time).
+    """
+    pm = get_plugin_manager(load_entry_points=entry_points)
+    for plugin in plugins:
+        pm.register(plugin, name=getattr(plugin, "__name__", None))
+    return collect(pm)
+
+
+def load_config(document: Mapping[str, Any], registry: Registry) -> CoreSettings:
+    """Validate a config document (what the YAML file holds) as the agent does, without the environment.
+
+    Raises ConfigError with one line per problem.
+    """
+    return load_settings(registry, data=dict(document), environ=False)
+
+
+class RunningAgent:
+    """A started agent; what a test may ask of it. Stop it with `stop()` (the context manager does)."""
+
+    def __init__(self, agent: Agent) -> None:
+        self._agent = agent
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Run the agent and wait until its devices are built and the broker is connected."""
+        self._task = asyncio.create_task(self._agent.run(self._stop), name="agent under test")
+        async with asyncio.timeout(START_TIMEOUT_S):
+            started = asyncio.create_task(self._agent.started.wait())
+            done, _ = await asyncio.wait({started, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            if self._task in done:
+                started.cancel()
+                await self._task  # raises what stopped the agent
+                raise RuntimeError("the agent stopped before it was started")
+            await self._agent.bus.wait_connected()
+
+    @property
+    def device_keys(self) -> list[str]:
+        """The running devices, as `{device_type}/{topic_id}`."""
+        return sorted(self._agent.runtimes)
+
+    def status(self, key: str) -> dict[str, Any]:
+        """The contract status payload of one device, as the agent would publish it now."""
+        return self._agent.status_payload_for(self._agent.runtimes[key])
+
+    @property
+    def operation_mode(self) -> str:
+        """The operation mode in force."""
+        return self._agent.mode.value
+
+    async def stop(self) -> None:
+        """Stop the agent the way SIGTERM does: `offline`, devices closed, state saved."""
+        if self._task is not None:
+            self._stop.set()
+            task, self._task = self._task, None
+            await task
+
+
+@asynccontextmanager
+async def running_agent(
+    document: Mapping[str, Any], *, registry: Registry, clock: Clock | None = None
+) -> AsyncIterator[RunningAgent]:
+    """Start an agent for `document` with the plugins of `registry`; stop it when the block ends."""
+    running = RunningAgent(build_agent(load_config(document, registry), registry, clock=clock))
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
