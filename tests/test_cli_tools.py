@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from typer.testing import CliRunner
 
-from energy_agent.app.plugins import get_plugin_manager
+from energy_agent.app.plugins import ENTRY_POINT_GROUP, get_plugin_manager
 from energy_agent.cli.main import build_app
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -26,7 +34,7 @@ def test_plan_json_has_the_product_shape() -> None:
     )  # fmt: skip
     assert code == 0, output
     document = json.loads(output)
-    assert set(document) == {"timezone", "threshold", "top_x", "days"}
+    assert set(document) == {"policy", "timezone", "threshold", "top_x", "days"}
     assert (document["timezone"], document["threshold"], document["top_x"]) == ("Europe/Amsterdam", 0.2, 4)
     day = document["days"][0]
     assert set(day) == {
@@ -72,3 +80,73 @@ def test_hems_commands_refuse_a_bad_topic_id_before_touching_the_broker() -> Non
     code, output = run("hems", "clear", "1", "--broker", "127.0.0.1:1", "--timeout", "1")
     assert code == 1
     assert "error:" in output
+
+
+def documented_rule(prices: list[dict[str, Any]], cap: float, top_x: int, zone: ZoneInfo) -> dict[str, list[list[str]]]:
+    """The proposal's rule, written out independently: per local day, the slots priced at the `top_x` lowest
+    unique price levels (4 decimals, half up) at or below the cap, merged into periods."""
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    for slot in prices:
+        by_day.setdefault(datetime.fromisoformat(slot["start"]).astimezone(zone).date().isoformat(), []).append(slot)
+    periods: dict[str, list[list[str]]] = {}
+    for day, slots in by_day.items():
+        level = {s["start"]: Decimal(repr(s["price"])).quantize(Decimal("0.0001"), ROUND_HALF_UP) for s in slots}
+        chosen = sorted({level[s["start"]] for s in slots if s["price"] <= cap})[:top_x]
+        runs: list[list[str]] = []
+        for slot in sorted(slots, key=lambda s: datetime.fromisoformat(s["start"])):
+            if level[slot["start"]] not in chosen or slot["price"] > cap:
+                continue
+            start = datetime.fromisoformat(slot["start"]).astimezone(zone).isoformat()
+            end = datetime.fromisoformat(slot["end"]).astimezone(zone).isoformat()
+            if runs and runs[-1][1] == start:
+                runs[-1][1] = end
+            else:
+                runs.append([start, end])
+        periods[day] = runs
+    return periods
+
+
+PLAN_ARGS = ["plan", "--prices", str(EXAMPLES / "prices.json"), "--json", "--timezone", "Europe/Amsterdam"]
+
+
+def check_unique_levels_plan(document: dict[str, Any]) -> None:
+    assert document["policy"] == "unique-price-levels"
+    prices = json.loads((EXAMPLES / "prices.json").read_text())
+    expected = documented_rule(prices, 0.25, 16, ZoneInfo("Europe/Amsterdam"))
+    assert {day["date"]: [[p["start"], p["end"]] for p in day["periods"]] for day in document["days"]} == expected
+
+
+def test_plan_without_flags_plans_with_unique_price_levels_with_every_plugin_installed() -> None:
+    """The user's command, as a process, in this environment where every plugin of the repository is installed."""
+    installed = json.loads(
+        subprocess.run(
+            [str(Path(sys.executable).with_name("energy-agent")), "plugins", "--json"],
+            capture_output=True, text=True, check=True, env=clean_env(),
+        ).stdout
+    )  # fmt: skip
+    assert {"charge-amps", "switched-load"} <= set(installed["device_types"])
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("energy-agent")), *PLAN_ARGS],
+        capture_output=True, text=True, check=False, env=clean_env(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    check_unique_levels_plan(json.loads(done.stdout))
+
+
+def test_plan_default_does_not_depend_on_the_order_plugins_load_in() -> None:
+    entry_points = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    assert len(entry_points) >= 2
+    for order in (entry_points, list(reversed(entry_points))):
+        pm = get_plugin_manager(load_entry_points=False)
+        for entry_point in order:
+            pm.register(entry_point.load(), name=entry_point.name)
+        result = CliRunner().invoke(build_app(pm), PLAN_ARGS)
+        assert result.exit_code == 0, result.output
+        check_unique_levels_plan(json.loads(result.output))
+    policy_given = run(*PLAN_ARGS, "--policy", "cheapest-hours")
+    assert json.loads(policy_given[1])["policy"] == "cheapest-hours"
+
+
+def clean_env() -> dict[str, str]:
+    """The environment of a user: no plugin filters or config from the caller."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("ENERGY_AGENT_")}

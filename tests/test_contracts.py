@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import tomllib
 import warnings
 from collections.abc import Iterator
@@ -15,9 +18,10 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 
 from energy_agent.hems import contracts
+from tools.bundle_contracts import bundled_files
 
 with warnings.catch_warnings():
     # asyncapi3 0.0.2 names a model field "schema", which pydantic warns about on import; harmless here.
@@ -25,7 +29,7 @@ with warnings.catch_warnings():
     from asyncapi3.models.asyncapi import AsyncAPI3  # type: ignore[import-untyped]
 
 V1 = contracts.CONTRACTS_DIR / "hems" / "v1"
-BASE_ID = "https://energy-agent.dev/contracts/hems/v1/"
+COMMON = "hems/v1/src/common"
 PAYLOADS = [
     "schedule-set",
     "schedule-clear",
@@ -74,15 +78,16 @@ def _schema_of(example: Path) -> str:
 
 
 def test_every_payload_has_a_schema() -> None:
-    assert contracts.list_contracts() == sorted(f"hems/v1/{name}" for name in [*PAYLOADS, "common"])
+    assert contracts.list_contracts() == sorted(f"hems/v1/{name}" for name in PAYLOADS)
 
 
 @pytest.mark.parametrize("name", contracts.list_contracts())
-def test_schema_is_draft_2020_12_with_versioned_id(name: str) -> None:
+def test_schema_is_draft_2020_12_self_contained_without_an_id(name: str) -> None:
     schema = contracts.load_schema(name)
     Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$id"] == BASE_ID + name.removeprefix("hems/v1/") + ".schema.json"
+    # no $id: a validator that fetches $ids or $refs must find nothing to fetch (the domain would not be ours)
+    assert "$id" not in json.dumps(schema)
     assert schema.get("description")
 
 
@@ -109,17 +114,24 @@ def test_validator_is_cached_and_checks_formats() -> None:
     assert first.format_checker is not None
 
 
-def test_every_reference_in_the_schemas_resolves() -> None:
-    registry = contracts.registry()
+def test_every_reference_in_the_schemas_resolves_inside_the_schema_itself() -> None:
     refs = 0
     for name in contracts.list_contracts():
         schema = contracts.load_schema(name)
-        resolver = registry.resolver(base_uri=schema["$id"])
         for ref in _refs(schema):
-            resolved = resolver.lookup(ref)
-            assert isinstance(resolved.contents, dict), f"{name}: {ref}"
+            assert ref.startswith("#/$defs/"), f"{name}: {ref} leaves the file"
+            assert ref.removeprefix("#/$defs/") in schema["$defs"], f"{name}: {ref}"
             refs += 1
     assert refs > 20
+
+
+def test_published_schemas_are_bundled_from_the_sources() -> None:
+    sources = contracts.CONTRACTS_DIR / "hems" / "v1" / "src"
+    assert sorted(p.name for p in sources.glob("*.schema.json")) == sorted(
+        [f"{name}.schema.json" for name in PAYLOADS] + ["common.schema.json"]
+    )
+    for path, text in bundled_files(contracts.CONTRACTS_DIR / "hems" / "v1").items():
+        assert path.read_text(encoding="utf-8") == text, f"{path.name}: run python -m tools.docs_gen --write"
 
 
 def test_contracts_dir_is_found_in_a_source_checkout_and_in_an_installed_package(tmp_path: Path) -> None:
@@ -142,7 +154,7 @@ def test_wheel_ships_the_contracts_where_the_module_looks() -> None:
 
 
 def test_topic_id_pattern_is_the_schema_pattern() -> None:
-    common = contracts.load_schema("hems/v1/common")
+    common = contracts.load_schema(COMMON)
     assert common["$defs"]["topicSegment"]["pattern"] == contracts.TOPIC_ID_PATTERN
     assert re.fullmatch(contracts.TOPIC_ID_PATTERN, "2012120123A_1")
     assert re.fullmatch(contracts.TOPIC_ID_PATTERN, "charge-amps")
@@ -183,7 +195,7 @@ def test_is_newer_minor(version: str | None, newer: bool) -> None:
 
 @given(st.one_of(st.from_regex(r"\A[0-9]{1,3}(\.[0-9]{1,3})?\Z"), st.text(max_size=6)))
 def test_newer_minor_schema_pattern_agrees_with_is_newer_minor(version: str) -> None:
-    pattern = contracts.load_schema("hems/v1/common")["$defs"]["newerMinorVersion"]["properties"]
+    pattern = contracts.load_schema(COMMON)["$defs"]["newerMinorVersion"]["properties"]
     matches = re.fullmatch(pattern["contract_version"]["pattern"].strip("^$"), version) is not None
     assert matches is contracts.is_newer_minor(version)
 
@@ -234,11 +246,9 @@ NOT_TIMES = [
 
 
 def _matches(definition: str, text: str) -> bool:
-    return (
-        contracts.validator("hems/v1/common")
-        .evolve(schema={"$ref": f"{BASE_ID}common.schema.json#/$defs/{definition}"})
-        .is_valid(text)
-    )
+    common = contracts.load_schema(COMMON)
+    schema = {"$ref": f"#/$defs/{definition}", "$defs": common["$defs"]}
+    return Draft202012Validator(schema, format_checker=FormatChecker()).is_valid(text)
 
 
 @pytest.mark.parametrize("text", OFFSET_TIMES)
@@ -468,3 +478,36 @@ def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in node:
         node = _pointer(document, node["$ref"].removeprefix("#"))
     return node
+
+
+# --- third-party validators, offline ---------------------------------------------------------------------------
+
+OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
+
+
+def check_jsonschema(schema: Path, instances: list[Path], cache: Path) -> subprocess.CompletedProcess[str]:
+    """`check-jsonschema --schemafile SCHEMA FILE...` as the HEMS guide tells a HEMS developer, with no network."""
+    command = [str(Path(sys.executable).with_name("check-jsonschema")), "--schemafile", str(schema)]
+    env = {**os.environ, **OFFLINE, "XDG_CACHE_HOME": str(cache)}
+    return subprocess.run([*command, *map(str, instances)], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_the_guide_shows_the_check_jsonschema_command() -> None:
+    guide = (REPO_ROOT / "docs" / "hems-integration.md").read_text(encoding="utf-8")
+    assert "check-jsonschema --schemafile schedule-set.schema.json command.json" in guide
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+def test_every_example_validates_offline_with_check_jsonschema(name: str, tmp_path: Path) -> None:
+    schema = V1 / f"{name}.schema.json"  # the published file itself, as `check-jsonschema --schemafile` takes it
+    valid = sorted((V1 / "examples" / "valid").glob(f"{name}.*.json"))
+    invalid = sorted((V1 / "examples" / "invalid").glob(f"{name}.*.json"))
+    assert valid, f"no valid example of {name}"
+    done = check_jsonschema(schema, valid, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Unretrievable" not in done.stdout + done.stderr
+    if invalid:
+        refused = check_jsonschema(schema, invalid, tmp_path)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        for path in invalid:
+            assert f"{path}::" in refused.stdout, f"{path.name} was not refused:\n{refused.stdout}"

@@ -61,6 +61,8 @@ DOCS = ROOT / "docs"
 DOC_BROKER_PORT = 1883
 DOC_SIMULATOR_PORT = 8080
 OUTPUT_MARKER = "<!-- doc-test output -->"
+DEAD_PROXY = "http://127.0.0.1:9"
+"""A proxy nobody listens on: a doc example that reaches for the internet fails instead of passing by luck."""
 CLIENTS = ("mosquitto_pub", "mosquitto_sub", "mosquitto_rr")
 CLIENTS_HINT = (
     "the documentation examples need the Mosquitto command-line clients ({missing} not found on PATH). "
@@ -200,7 +202,11 @@ def example_env(mqtt_port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGY_AGENT_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["ENERGY_AGENT_MQTT__PORT"] = str(mqtt_port)
+    env["ENERGY_AGENT_HEALTH__PORT"] = "0"  # free-picked: the machine may run an agent on the default port
     env["PYTHONUNBUFFERED"] = "1"
+    # a reader offline: anything that tries the internet fails (loopback stays reachable)
+    env.update(HTTP_PROXY=DEAD_PROXY, HTTPS_PROXY=DEAD_PROXY, http_proxy=DEAD_PROXY, https_proxy=DEAD_PROXY)
+    env.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
     return env
 
 

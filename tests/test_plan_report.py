@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from energy_agent.api.planning import DayJson, SlotJson, plan_json
+from energy_agent.api.planning import DayJson, SlotJson
 from energy_agent.api.prices import parse_price_curve
-from energy_agent.standalone.report import render_chart, render_table
+from energy_agent.standalone.report import plan_json, render_chart, render_table
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -57,17 +57,20 @@ def autumn_dst_day() -> DayJson:
 
 
 def test_plan_json_is_the_documented_shape() -> None:
-    document = plan_json([winter_day()], tz_name="Europe/Amsterdam", threshold=0.25, top_x=16)
+    document = plan_json(
+        [winter_day()], policy="unique-price-levels", tz_name="Europe/Amsterdam", threshold=0.25, top_x=16
+    )
 
-    assert list(document) == ["timezone", "threshold", "top_x", "days"]
+    assert list(document) == ["policy", "timezone", "threshold", "top_x", "days"]
     assert json.loads(json.dumps(document)) == {
+        "policy": "unique-price-levels",
         "timezone": "Europe/Amsterdam",
         "threshold": 0.25,
         "top_x": 16,
         "days": [winter_day()],
     }
-    no_cap = plan_json([], tz_name="UTC", threshold=None, top_x=4)
-    assert json.dumps(no_cap) == '{"timezone": "UTC", "threshold": null, "top_x": 4, "days": []}'
+    no_cap = plan_json([], policy="p", tz_name="UTC", threshold=None, top_x=4)
+    assert json.dumps(no_cap) == '{"policy": "p", "timezone": "UTC", "threshold": null, "top_x": 4, "days": []}'
 
 
 def render(days: list[DayJson]) -> str:

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from energy_agent.api.domain import Period, PriceCurve, PriceSlot, merge_periods
-from energy_agent.api.planning import PlanRequest, SlotStatus, StandalonePolicy, plan_json
+from energy_agent.api.planning import PlanRequest, SlotStatus, StandalonePolicy
+from energy_agent.standalone.report import plan_json
 from energy_agent.standalone.unique_levels import (
     POLICY,
     DayPlan,
@@ -311,9 +312,12 @@ def test_explanation_json_shape() -> None:
     # the curve arrives in UTC; the JSON speaks the configured zone
     curve = curve_of(datetime(2026, 11, 25, 1, tzinfo=UTC), [0.11005, 0.1187, 0.1101, 0.30, 0.1187, 0.20])
     result = plan(PlanRequest(curve, datetime(2026, 11, 25, 3, tzinfo=AMS), AMS, 0.25, 2))
-    document = plan_json(result.explanation["days"], tz_name="Europe/Amsterdam", threshold=0.25, top_x=2)
+    document = plan_json(
+        result.explanation["days"], policy="unique-price-levels", tz_name="Europe/Amsterdam", threshold=0.25, top_x=2
+    )
 
     assert json.loads(json.dumps(document)) == {
+        "policy": "unique-price-levels",
         "timezone": "Europe/Amsterdam",
         "threshold": 0.25,
         "top_x": 2,

@@ -1,4 +1,4 @@
-"""Generated parts of `docs/`: the configuration reference, the hooks reference and the HEMS topic table.
+"""Generated files: the configuration reference, the hooks reference, the HEMS topic table and the bundled schemas.
 
     python -m tools.docs_gen configuration > docs/configuration.md
     python -m tools.docs_gen hooks        # print the hooks block of docs/writing-plugins.md
@@ -41,6 +41,7 @@ from energy_agent.api import hooks as hookspecs
 from energy_agent.api.errors import PluginError
 from energy_agent.app.plugins import ENTRY_POINT_GROUP, Registry, collect, get_plugin_manager
 from energy_agent.config import CONFIG_ENV, ENV_PREFIX, SECRET_KEY_PARTS, CoreSettings
+from tools.bundle_contracts import bundled_files
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository root (this module is meant to run from a source checkout)."""
@@ -525,6 +526,7 @@ GENERATORS: dict[str, Callable[[Path], str]] = {
 def expected_files(root: Path = ROOT) -> dict[Path, str]:
     """Every generated file's path and the text it should hold now."""
     files = {root / CONFIGURATION_PAGE: configuration_markdown(root)}
+    files.update(bundled_files(root / CONTRACT_DIR))
     for name, page in BLOCKS.items():
         path = root / page
         files[path] = replace_block(path.read_text(encoding="utf-8"), name, GENERATORS[name](root))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -85,17 +85,3 @@ class DayJson(TypedDict):
     levels: list[float]
     slots: list[SlotJson]
     periods: list[PeriodJson]
-
-
-class PlanJson(TypedDict):
-    """What `energy-agent plan --json` prints."""
-
-    timezone: str
-    threshold: float | None
-    top_x: int
-    days: list[DayJson]
-
-
-def plan_json(days: Sequence[DayJson], *, tz_name: str, threshold: float | None, top_x: int) -> PlanJson:
-    """The JSON document of `energy-agent plan --json`; times in `days` are already in the zone `tz_name`."""
-    return {"timezone": tz_name, "threshold": threshold, "top_x": top_x, "days": list(days)}

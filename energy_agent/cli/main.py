@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import pluggy
 import typer
@@ -18,30 +18,16 @@ import yaml
 from energy_agent import __version__
 from energy_agent.api.errors import ConfigError, EnergyAgentError
 from energy_agent.app.plugins import Registry, collect, describe, get_plugin_manager
-from energy_agent.cli.tools import add_tool_commands
+from energy_agent.cli.common import fail, load_config
+from energy_agent.cli.contracts import add_contracts_commands
+from energy_agent.cli.hems import add_hems_commands
+from energy_agent.cli.plan import add_plan_command
 from energy_agent.config import CoreSettings, load_settings
-
-EXIT_CONFIG = 2
 
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="YAML config file (default: $ENERGY_AGENT_CONFIG).", show_default=False),
 ]
-
-
-def fail(problems: list[str], *, code: int = EXIT_CONFIG) -> NoReturn:
-    """Print one line per problem to stderr and exit."""
-    for problem in problems:
-        typer.echo(f"error: {problem}", err=True)
-    raise typer.Exit(code)
-
-
-def load(config: Path | None, registry: Registry) -> CoreSettings:
-    """Settings or a clean exit 2 with one line per problem."""
-    try:
-        return load_settings(registry, config)
-    except ConfigError as exc:
-        fail(exc.problems)
 
 
 def load_ha_options(path: Path, registry: Registry) -> CoreSettings:
@@ -101,7 +87,7 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
         setup_logging(log_level)
         if ha_options is not None and config is not None:
             fail(["give either --config or --ha-options, not both"])
-        settings = load(config, registry) if ha_options is None else load_ha_options(ha_options, registry)
+        settings = load_config(config, registry) if ha_options is None else load_ha_options(ha_options, registry)
         try:
             asyncio.run(run_agent(settings, registry))
         except ConfigError as exc:
@@ -112,7 +98,7 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
     @app.command("check-config")
     def check_config(config: ConfigOption = None) -> None:
         """Validate the config and print the effective settings (secrets masked)."""
-        settings = load(config, registry)
+        settings = load_config(config, registry)
         typer.echo(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False), nl=False)
 
     @app.command()
@@ -133,7 +119,9 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
         for key in ("device_types", "standalone_policies", "price_sources", "config_sections"):
             typer.echo(f"{key.replace('_', ' ')}: {', '.join(data[key]) or 'none'}")
 
-    add_tool_commands(app, registry)
+    add_plan_command(app, registry)
+    add_contracts_commands(app)
+    add_hems_commands(app, registry)
     pm.hook.register_commands(cli=app)
     return app
 

@@ -1,18 +1,29 @@
-"""`energy-agent plan`: explain what standalone mode would do with a price file, without touching a device."""
+"""`energy-agent plan`: explain what standalone mode would do with a price file, without touching a device.
 
-from __future__ import annotations
+No `from __future__ import annotations`: typer reads the annotations of the nested command function.
+"""
 
 import json
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rich.console import Console
+import typer
 
-from energy_agent.api.errors import PriceDataError
-from energy_agent.api.planning import DayJson, PlanJson, PlanRequest, StandalonePolicy, plan_json
+from energy_agent.api.clock import SystemClock
+from energy_agent.api.errors import EnergyAgentError, PriceDataError
+from energy_agent.api.planning import DEFAULT_STANDALONE_POLICY, DayJson, PlanRequest, StandalonePolicy
 from energy_agent.api.prices import parse_price_curve
-from energy_agent.standalone.report import render_chart, render_table
+from energy_agent.app.plugins import Registry
+from energy_agent.cli.common import fail, optional_config
+from energy_agent.config import StandaloneSettings, machine_timezone
+from energy_agent.standalone.report import PlanJson, plan_json, render_chart, render_table
+
+if TYPE_CHECKING:  # rich is imported when a plan is drawn: `energy-agent run` never needs it
+    from rich.console import Console
+
+NO_CAP_WORDS = ("none", "null", "off")
 
 
 def read_prices(path: Path) -> object:
@@ -42,16 +53,95 @@ def build_plan(
         PlanRequest(prices=curve, now=now, timezone=zone, price_threshold_eur_kwh=threshold, top_x_charge_count=top_x)
     )
     days: list[DayJson] = list(plan.explanation.get("days", []))
-    return plan_json(days, tz_name=zone.key, threshold=threshold, top_x=top_x)
+    return plan_json(days, policy=policy.name, tz_name=zone.key, threshold=threshold, top_x=top_x)
 
 
-def print_plan(document: PlanJson, *, as_json: bool, chart: Path | None, console: Console) -> None:
+def print_plan(document: PlanJson, *, as_json: bool, chart: Path | None, console: "Console") -> None:
     """Print the plan as JSON or as tables; write the chart when asked."""
     if as_json:
         console.print_json(json.dumps(document))
     else:
+        console.print(f"policy: {document['policy']}")
         render_table(document["days"], console)
     if chart is not None:
         written = render_chart(document["days"], chart, document["threshold"], tz_name=document["timezone"])
         if not as_json:
             console.print(f"chart written to {written}")
+
+
+def _cap(threshold: str | None, default: float | None) -> float | None:
+    if threshold is None:
+        return default
+    if threshold.lower() in NO_CAP_WORDS:
+        return None
+    try:
+        return float(threshold)
+    except ValueError:
+        fail(f"--threshold {threshold!r}: expected a number in EUR/kWh or 'none'")
+
+
+def _when(now: str | None, zone: ZoneInfo) -> datetime:
+    if now is None:
+        return SystemClock().now()
+    try:
+        when = datetime.fromisoformat(now)
+    except ValueError:
+        fail(f"--now {now!r}: not an ISO 8601 time")
+    return when if when.tzinfo is not None else when.replace(tzinfo=zone)
+
+
+def add_plan_command(app: typer.Typer, registry: Registry) -> None:
+    """Add `plan` to the CLI."""
+
+    @app.command()
+    def plan(
+        prices: Annotated[Path, typer.Option("--prices", help="Price file: a JSON list of {start, end, price}.")],
+        threshold: Annotated[
+            str | None, typer.Option(help="Price cap in EUR/kWh, or 'none' for no cap (default: config or 0.25).")
+        ] = None,
+        top_x: Annotated[
+            int | None, typer.Option("--top-x", help="Unique price levels to charge at (default: config or 16).")
+        ] = None,
+        timezone: Annotated[str | None, typer.Option(help="IANA zone (default: config or the machine's).")] = None,
+        now: Annotated[str | None, typer.Option(help="Plan as if it were this ISO 8601 time.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+        chart: Annotated[Path | None, typer.Option(help="Also write a PNG chart here.")] = None,
+        policy: Annotated[
+            str | None,
+            typer.Option(help=f"Standalone policy (default: {DEFAULT_STANDALONE_POLICY}, the agent's for a charger)."),
+        ] = None,
+        config: Annotated[Path | None, typer.Option("--config", "-c", help="Take defaults from this config.")] = None,
+    ) -> None:
+        """Explain what standalone mode would charge, slot by slot, for a price file."""
+        from rich.console import Console
+
+        settings = optional_config(config, registry)
+        base = settings.standalone if settings is not None else StandaloneSettings()
+        try:
+            checked = StandaloneSettings(
+                price_threshold=_cap(threshold, base.price_threshold),
+                top_x_charge_count=top_x if top_x is not None else base.top_x_charge_count,
+            )
+        except ValueError as exc:
+            lines = str(exc).splitlines()
+            fail(lines[0] + ": " + "; ".join(lines[1:3]))
+        zone_name = timezone or (settings.timezone if settings is not None else machine_timezone())
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            fail(f"--timezone {zone_name!r}: not an IANA zone name")
+        name = policy or DEFAULT_STANDALONE_POLICY
+        if name not in registry.policies:
+            fail(f"standalone policy {name!r} not found; known: {', '.join(sorted(registry.policies))}")
+        try:
+            document = build_plan(
+                registry.policies[name],
+                prices,
+                threshold=checked.price_threshold,
+                top_x=checked.top_x_charge_count,
+                zone=zone,
+                now=_when(now, zone),
+            )
+        except EnergyAgentError as exc:
+            fail(str(exc), code=1)
+        print_plan(document, as_json=as_json, chart=chart, console=Console(width=120))

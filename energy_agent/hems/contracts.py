@@ -2,7 +2,8 @@
 
 The schemas are the source of truth for every payload exchanged with a HEMS; this module only reads them.
 Schema names are paths without the suffix, e.g. `hems/v1/schedule-set` for
-`contracts/hems/v1/schedule-set.schema.json`.
+`contracts/hems/v1/schedule-set.schema.json`. Each published schema is self-contained (bundled from the sources
+in `src/`), so it validates alone, with no `$ref` to another file and nothing fetched.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 CONTRACT_VERSION = "1.0"
 """The contract version this agent speaks (major.minor); v1 grows only by optional fields."""
@@ -31,6 +30,8 @@ TOPIC_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 """What a `{topic_id}` or `{device_type}` topic segment may be; use with `re.fullmatch`."""
 
 SCHEMA_SUFFIX = ".schema.json"
+SOURCES_DIR_NAME = "src"
+"""Sources the published schemas are bundled from; they are loadable by name, never listed as messages."""
 INSTALLED_DIR_NAME = "_contracts"
 """Where a wheel puts the contracts folder inside the package."""
 MAX_MESSAGE_CHARS = 240
@@ -70,8 +71,8 @@ def is_newer_minor(contract_version: object) -> bool:
 
 
 def list_contracts() -> list[str]:
-    """Names of every schema, sorted, e.g. `hems/v1/schedule-set`."""
-    return sorted(_schema_files())
+    """Names of every published schema (one per message), sorted, e.g. `hems/v1/schedule-set`."""
+    return sorted(name for name in _schema_files() if f"/{SOURCES_DIR_NAME}/" not in f"/{name}")
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -81,8 +82,8 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @functools.cache
 def validator(name: str) -> Draft202012Validator:
-    """A validator for the schema `name` that resolves references to every other schema and checks formats."""
-    return Draft202012Validator(_load_cached(name), registry=registry(), format_checker=FormatChecker())
+    """A validator for the schema `name` (self-contained: it resolves nothing outside itself) that checks formats."""
+    return Draft202012Validator(_load_cached(name), format_checker=FormatChecker())
 
 
 def validate(name: str, instance: Any) -> list[ContractError]:
@@ -124,17 +125,6 @@ def _load_cached(name: str) -> dict[str, Any]:
         raise KeyError(f"no contract schema named {name!r}; known: {', '.join(list_contracts())}")
     schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return schema
-
-
-@functools.cache
-def registry() -> Registry[Any]:
-    """Every schema, by its `$id`, so that references between them resolve."""
-    resources = [
-        (_load_cached(name)["$id"], Resource.from_contents(_load_cached(name), default_specification=DRAFT202012))
-        for name in list_contracts()
-    ]
-    crawled: Registry[Any] = Registry().with_resources(resources).crawl()
-    return crawled
 
 
 def _explain(error: ValidationError) -> list[tuple[list[str | int], ContractError]]:

@@ -6,13 +6,28 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 from zoneinfo import ZoneInfo
 
 from energy_agent.api.planning import DayJson, SlotStatus
 
 if TYPE_CHECKING:  # rich is imported where tables are drawn
     from rich.console import Console
+
+
+class PlanJson(TypedDict):
+    """What `energy-agent plan --json` prints: the policy that planned, its inputs, and its explanation per day."""
+
+    policy: str
+    timezone: str
+    threshold: float | None
+    top_x: int
+    days: list[DayJson]
+
+
+def plan_json(days: Sequence[DayJson], *, policy: str, tz_name: str, threshold: float | None, top_x: int) -> PlanJson:
+    """The JSON document of `energy-agent plan --json`; times in `days` are already in the zone `tz_name`."""
+    return {"policy": policy, "timezone": tz_name, "threshold": threshold, "top_x": top_x, "days": list(days)}
 
 
 _STATUS_STYLE = {

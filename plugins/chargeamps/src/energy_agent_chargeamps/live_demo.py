@@ -45,10 +45,9 @@ DEVICE_KEY = "charge-amps/1"
 class DemoView:
     """What the terminal shows; built from the running agent on every refresh."""
 
-    def __init__(self, agent: Agent, broker: str, try_lines: list[str]) -> None:
+    def __init__(self, agent: Agent, broker: str) -> None:
         self.agent = agent
         self.broker = broker
-        self.try_lines = try_lines
         self.commands: deque[dict[str, Any]] = deque(maxlen=8)
 
     async def on_result(self, message: InboundMessage) -> None:
@@ -71,7 +70,6 @@ class DemoView:
         )
         parts: list[Any] = [
             Panel(header, title="energy-agent demo"),
-            Panel("\n".join(self.try_lines), title="try this in another terminal"),
         ]
         runtime = agent.runtimes.get(DEVICE_KEY)
         if runtime is not None:
@@ -171,9 +169,7 @@ async def run_demo(
             f"energy-agent hems clear 1 --broker {where}",
             f"energy-agent hems mode standalone --broker {where}",
         ]
-        if protocol == "3.1.1":
-            try_lines.append("(the embedded broker speaks MQTT 3.1.1: the CLI matches answers by command id)")
-        view = DemoView(agent, where, try_lines)
+        view = DemoView(agent, where)
         agent.bus.subscribe_messages(f"{settings.mqtt.hems_prefix}/+/+/schedule/result", view.on_result)
         agent.bus.subscribe_messages(agent.topics.mode_result, view.on_result)
         stop = asyncio.Event()
@@ -184,6 +180,10 @@ async def run_demo(
         try:
             async with asyncio.timeout(15):
                 await agent.started.wait()
+            # Printed once, unwrapped, above the live view: each line can be copied whole into another terminal.
+            console.print("Try this in another terminal (each line as it is):", style="bold")
+            for line in try_lines:
+                console.print(line, soft_wrap=True, markup=False, highlight=False)
             with Live(view.render(), console=console, refresh_per_second=2, transient=False) as live:
                 deadline = None if duration_s is None else loop.time() + duration_s
                 while not stop.is_set() and (deadline is None or loop.time() < deadline):
