@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from energy_agent.api.clock import Clock
-from energy_agent.api.domain import DeviceCapabilities, DeviceStatus, Schedule
+from energy_agent.api.domain import DeviceCapabilities, DeviceStatus, HeldSchedule, Schedule
 from energy_agent.api.metrics import Metrics
 
 
@@ -93,6 +93,16 @@ def controls_current(capabilities: DeviceCapabilities) -> bool:
     Such a device takes no `max_current`; its schedules carry none (`max_current_a` None).
     """
     return capabilities.max_current_a > 0
+
+
+@runtime_checkable
+class ScheduleReader(Protocol):
+    """Optional on a Device: reads back what the device (or its cloud) holds now, so the agent reports what the
+    device will do, not what it meant to write, and notices changes made behind its back."""
+
+    async def read_schedule(self) -> HeldSchedule:
+        """The schedule the device holds now; raises DeviceError when it cannot be read."""
+        ...
 
 
 @runtime_checkable

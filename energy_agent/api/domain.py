@@ -253,3 +253,23 @@ class DeviceCapabilities:
     horizon_s: int
     max_periods: int
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldSchedule:
+    """What a device was read back to hold: when it will run, at what current, until when.
+
+    `periods` are what the device itself will do from `read_at` on (each with its current limit, None where the
+    device does not limit current); an empty tuple means the device holds nothing that makes it run.
+    `detail` is the vendor's own description, for display only (never compared).
+    """
+
+    periods: tuple[Period, ...]
+    read_at: datetime
+    valid_until: datetime | None = None
+    detail: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "read_at", require_aware(self.read_at, "read_at"))
+        if self.valid_until is not None:
+            object.__setattr__(self, "valid_until", require_aware(self.valid_until, "valid_until"))
