@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
 from energy_agent.hems import contracts
-from tools.bundle_contracts import bundled_files
+from tools.bundle_contracts import bundled_files, references
 
 with warnings.catch_warnings():
     # asyncapi3 0.0.2 names a model field "schema", which pydantic warns about on import; harmless here.
@@ -118,7 +118,7 @@ def test_every_reference_in_the_schemas_resolves_inside_the_schema_itself() -> N
     refs = 0
     for name in contracts.list_contracts():
         schema = contracts.load_schema(name)
-        for ref in _refs(schema):
+        for ref in references(schema):
             assert ref.startswith("#/$defs/"), f"{name}: {ref} leaves the file"
             assert ref.removeprefix("#/$defs/") in schema["$defs"], f"{name}: {ref}"
             refs += 1
@@ -376,7 +376,7 @@ def test_asyncapi_structural_check_catches_mistakes(asyncapi: dict[str, Any]) ->
 
 def test_every_asyncapi_reference_resolves(asyncapi: dict[str, Any]) -> None:
     count = 0
-    for ref in _refs(asyncapi):
+    for ref in references(asyncapi):
         target, _, pointer = ref.partition("#")
         document = asyncapi if not target else json.loads((V1 / target).read_text(encoding="utf-8"))
         assert _pointer(document, pointer) is not None, ref
@@ -450,18 +450,6 @@ def test_readme_names_every_topic_and_schema() -> None:
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
-
-
-def _refs(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                yield value
-            else:
-                yield from _refs(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _refs(item)
 
 
 def _pointer(document: Any, pointer: str) -> Any:

@@ -20,16 +20,17 @@ LOCAL_REF = "#/$defs/"
 GENERATED = "Generated from src/{name} and src/common.schema.json by `python -m tools.docs_gen --write`; do not edit."
 
 
-def _refs(node: Any) -> Iterator[str]:
+def references(node: Any) -> Iterator[str]:
+    """Every `$ref` value in a JSON document, depth first."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "$ref" and isinstance(value, str):
                 yield value
             else:
-                yield from _refs(value)
+                yield from references(value)
     elif isinstance(node, list):
         for item in node:
-            yield from _refs(item)
+            yield from references(item)
 
 
 def _rewrite(node: Any) -> Any:
@@ -48,7 +49,7 @@ def _local(ref: Any) -> Any:
 def _needed(schema: dict[str, Any], common_defs: dict[str, Any]) -> list[str]:
     """The common definitions `schema` uses, directly or through other definitions, in common's order."""
     wanted: set[str] = set()
-    pending = [ref.removeprefix(COMMON_REF) for ref in _refs(schema) if ref.startswith(COMMON_REF)]
+    pending = [ref.removeprefix(COMMON_REF) for ref in references(schema) if ref.startswith(COMMON_REF)]
     while pending:
         name = pending.pop()
         if name in wanted:
@@ -56,13 +57,13 @@ def _needed(schema: dict[str, Any], common_defs: dict[str, Any]) -> list[str]:
         if name not in common_defs:
             raise ValueError(f"{COMMON} has no definition {name!r}")
         wanted.add(name)
-        pending += [ref.removeprefix(LOCAL_REF) for ref in _refs(common_defs[name]) if ref.startswith(LOCAL_REF)]
+        pending += [ref.removeprefix(LOCAL_REF) for ref in references(common_defs[name]) if ref.startswith(LOCAL_REF)]
     return [name for name in common_defs if name in wanted]
 
 
 def bundle(source: dict[str, Any], common: dict[str, Any], name: str) -> dict[str, Any]:
     """The published form of one source schema."""
-    for ref in _refs(source):
+    for ref in references(source):
         if not ref.startswith((COMMON_REF, LOCAL_REF)):
             raise ValueError(f"{name}: only references into {COMMON} or the schema itself are allowed, not {ref!r}")
     common_defs: dict[str, Any] = common["$defs"]
