@@ -179,7 +179,7 @@ def machine() -> dict[str, Any]:
         pass
     mosquitto = ""
     try:
-        from tests.broker import mosquitto_binary
+        from energy_agent.testing.mosquitto import mosquitto_binary
 
         version = subprocess.run([mosquitto_binary(), "-h"], capture_output=True, text=True, timeout=5)
         mosquitto = (version.stdout or version.stderr).splitlines()[0]
