@@ -163,7 +163,7 @@ def render_energy(energy: EnergyJson, warnings: Sequence[str], console: Console)
     )  # fmt: skip
     console.print(table)
     for warning in warnings:
-        console.print(f"warning: {warning}", style="bold red")
+        console.print(f"warning: {warning}", style="bold red", soft_wrap=True)
 
 
 def render_chart(
