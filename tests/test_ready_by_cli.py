@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -144,3 +145,17 @@ def test_the_config_supplies_the_policy_and_its_inputs(tmp_path: Path) -> None:
     assert document["periods"] == cheapest_quarters(8, 0.25)
     departure = datetime.fromisoformat(document["energy"]["ready_by"])
     assert departure - datetime.fromisoformat("2026-11-25T18:00:00+01:00") == timedelta(hours=13)
+
+
+def test_the_documented_command_prints_the_documented_plan() -> None:
+    page = (Path(__file__).parent.parent / "docs" / "ready-by.md").read_text(encoding="utf-8")
+    command = page.split("```sh\n", 1)[1].split("\n```", 1)[0]
+    shown = json.loads(page.split("```json\n", 1)[1].split("\n```", 1)[0])
+    words = shlex.split(command)
+    assert words[:2] == ["energy-agent", "plan"]
+
+    code, output = run(*[word.replace("examples/", f"{EXAMPLES}/") for word in words[1:]])
+
+    assert code == 0, output
+    printed = json.loads(output)
+    assert {key: printed[key] for key in shown} == shown
