@@ -116,6 +116,13 @@ def _when(now: str | None, zone: ZoneInfo) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=zone)
 
 
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--timezone {name!r}: not an IANA zone name")
+
+
 def add_plan_command(app: typer.Typer, registry: Registry) -> None:
     """Add `plan` to the CLI."""
 
@@ -164,11 +171,7 @@ def add_plan_command(app: typer.Typer, registry: Registry) -> None:
         except ValueError as exc:
             lines = str(exc).splitlines()
             fail(lines[0] + ": " + "; ".join(lines[1:3]))
-        zone_name = timezone or (settings.timezone if settings is not None else machine_timezone())
-        try:
-            zone = ZoneInfo(zone_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            fail(f"--timezone {zone_name!r}: not an IANA zone name")
+        zone = _zone(timezone or (settings.timezone if settings is not None else machine_timezone()))
         flags_given = any(value is not None for value in (ready_by, energy_kwh, power_kw))
         name = policy or (READY_BY_POLICY if flags_given else base.policy)
         if name not in registry.policies:

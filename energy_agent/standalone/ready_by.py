@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from fractions import Fraction
 
-from energy_agent.api.domain import Period, PriceCurve, PriceSlot, merge_periods
+from energy_agent.api.domain import Period, PriceCurve, PriceSlot, merge_periods, require_aware
 from energy_agent.api.planning import EnergySummary, Plan, PlanRequest, SlotStatus, StandalonePolicy
 from energy_agent.standalone.ready_by_days import ReadyByExplanation, SlotVerdict
 
@@ -74,7 +74,7 @@ class ReadyBySelection:
             part = chosen.get(index)
             if part is not None:
                 energy_kwh = power_kw * part.duration_us / US_PER_HOUR
-                out.append(SlotVerdict(slot, SlotStatus.SELECTED, part.rank, energy_kwh, part.end, part.start))
+                out.append(SlotVerdict(slot, SlotStatus.SELECTED, part.rank, energy_kwh, part.start, part.end))
             elif index not in self.in_window:
                 out.append(SlotVerdict(slot, SlotStatus.OUTSIDE_WINDOW))
             elif threshold is not None and slot.price_eur_kwh > threshold:
@@ -150,6 +150,7 @@ def select_parts(
 ) -> ReadyBySelection:
     """Apply the rule (module docstring) to `curve`: the cheapest parts that hold the energy before `ready_by`."""
     _check_inputs(energy_needed_kwh, power_kw, price_threshold_eur_kwh)
+    now, ready_by = require_aware(now, "now"), require_aware(ready_by, "ready_by")
     slots = curve.slots
     window = _window(slots, now, ready_by)
     threshold = price_threshold_eur_kwh

@@ -28,10 +28,10 @@ class SlotVerdict:
     status: SlotStatus
     rank: int | None = None
     energy_kwh: float = 0.0
-    used_until: datetime | None = None
-    """End of the part used when the slot is selected (UTC): the slot's end, the departure, or a minute mark."""
     used_from: datetime | None = None
     """Start of the part used when the slot is selected (UTC): the slot's start, or now."""
+    used_until: datetime | None = None
+    """End of the part used when the slot is selected (UTC): the slot's end, the departure, or a minute mark."""
 
 
 def _start_of(verdict: SlotVerdict) -> datetime:
