@@ -266,7 +266,7 @@ def tally(case: Instance, result: Plan, parts: list[Part]) -> None:
     in_window = [slot for slot in case.slots if slot.end > case.now and slot.start < case.ready_by]
     FIGURES["cap leaves nothing"] += bool(in_window) and not parts and case.now < case.ready_by
     used_prices = {part.price_eur_kwh for part in parts if part.used}
-    FIGURES["ties at the margin"] += any(p.used < p.length and p.price_eur_kwh in used_prices for p in parts)
+    FIGURES["ties at the margin"] += any(not p.used and p.price_eur_kwh in used_prices for p in parts)
     offsets = {slot.start.astimezone(case.zone).utcoffset() for slot in case.slots}
     FIGURES["DST change in the curve"] += len(offsets) > 1
     FIGURES["mixed slot lengths"] += len({slot.end - slot.start for slot in case.slots}) > 1
