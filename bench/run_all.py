@@ -31,6 +31,7 @@ from bench.broker import BenchBroker  # noqa: E402
 BENCHMARKS: dict[str, tuple[list[str], bool]] = {
     # name: (module and arguments, needs the broker)
     "planning": (["bench.bench_planning_year"], False),
+    "ready_by": (["bench.bench_ready_by"], False),
     "hems_latency": (["bench.bench_latency"], True),
     "throughput": (["bench.bench_throughput"], True),
     "scale_1000": (["bench.bench_scale"], True),

@@ -11,17 +11,28 @@ import difflib
 import functools
 import operator
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from energy_agent.api.domain import OperationMode
 from energy_agent.api.errors import ConfigError
 from energy_agent.app.plugins import Registry
+from energy_agent.standalone.departure import WEEKDAYS, DepartureSchedule
 
 CONFIG_ENV = "ENERGY_AGENT_CONFIG"
 ENV_PREFIX = "ENERGY_AGENT_"
@@ -85,8 +96,19 @@ class MqttSettings(Section):
     reconnect_max_s: float = Field(60.0, gt=0, le=3600, description="Longest delay between reconnect attempts.")
 
 
+READY_BY_POLICY = "ready-by"
+SOC_ENTITY = r"^[a-z0-9_]+\.[a-z0-9_]+$"
+SOC_TOPIC = r"^[^#+]+$"
+
+
 class StandaloneSettings(Section):
     """Standalone planning: charge at the cheapest price levels, never above the cap."""
+
+    policy: Literal["unique-price-levels", "ready-by"] = Field(
+        "unique-price-levels",
+        description="unique-price-levels: the X lowest unique price levels under the cap (the proposal's rule); "
+        "ready-by: enough energy by the departure at the least cost under the cap (docs/ready-by.md).",
+    )
 
     price_threshold: float | None = Field(
         0.25, ge=-10, le=10, description="Cap in EUR/kWh: never charge in a slot priced above it; null = no cap."
@@ -97,6 +119,67 @@ class StandaloneSettings(Section):
     paused: bool = Field(
         False, description="Start with standalone scheduling paused (nothing charges); switchable at run time."
     )
+    ready_by: str | dict[str, str] | None = Field(
+        None,
+        description="ready-by: the departure in the agent's zone, 'HH:MM' every day or a map weekday (mon..sun) "
+        "to 'HH:MM' (days left out have none); quote times in YAML. The next one ahead of now is used.",
+    )
+    energy_kwh: float | None = Field(
+        None, gt=0, le=1000, description="ready-by: energy to add per session (kWh, at the charger); or target_soc."
+    )
+    charge_power_kw: float | None = Field(
+        None, gt=0, le=1000, description="ready-by: charging power; null = max current × phases × voltage_v."
+    )
+    voltage_v: float = Field(230, ge=100, le=480, description="ready-by: phase voltage for the derived power.")
+    phases: int | None = Field(
+        None, ge=1, le=3, description="ready-by: phases for the derived power; null = the device's."
+    )
+    target_soc: float | None = Field(
+        None, gt=0, le=100, description="ready-by: state of charge (%) to reach; needs battery_kwh and a SoC source."
+    )
+    battery_kwh: float | None = Field(None, gt=0, le=1000, description="ready-by: the battery's usable capacity.")
+    soc_entity: str | None = Field(
+        None, pattern=SOC_ENTITY, description="ready-by: Home Assistant entity that holds the car's SoC (%)."
+    )
+    soc_topic: str | None = Field(
+        None, pattern=SOC_TOPIC, description="ready-by: MQTT topic that carries the car's SoC (%), no wildcards."
+    )
+    charge_efficiency: float = Field(
+        0.9, gt=0, le=1, description="ready-by: battery energy / charger energy, for the energy from a SoC."
+    )
+
+    @field_validator("ready_by", mode="before")
+    @classmethod
+    def _departure(cls, value: object) -> object:
+        """Check the departure and write it canonically: 'HH:MM', or a map mon..sun → 'HH:MM'."""
+        if value is None:
+            return None
+        schedule = DepartureSchedule.parse(value)
+        if not isinstance(value, Mapping):
+            return next(at for at in schedule.times if at is not None).strftime("%H:%M")
+        return {day: at.strftime("%H:%M") for day, at in zip(WEEKDAYS, schedule.times, strict=True) if at}
+
+    @model_validator(mode="after")
+    def _ready_by_inputs(self) -> StandaloneSettings:
+        """Inputs that only make sense together, and what the ready-by policy cannot do without."""
+        if self.energy_kwh is not None and self.target_soc is not None:
+            raise ValueError("set energy_kwh or target_soc, not both")
+        if self.soc_entity is not None and self.soc_topic is not None:
+            raise ValueError("set soc_entity or soc_topic, not both")
+        if self.target_soc is not None and self.battery_kwh is None:
+            raise ValueError("target_soc needs battery_kwh (the battery's usable capacity in kWh)")
+        if self.target_soc is not None and self.soc_entity is None and self.soc_topic is None:
+            raise ValueError("target_soc needs soc_entity or soc_topic (where the car's state of charge is read)")
+        if self.policy == READY_BY_POLICY and self.ready_by is None:
+            raise ValueError("policy ready-by needs ready_by (the departure time, e.g. '07:00')")
+        if self.policy == READY_BY_POLICY and self.energy_kwh is None and self.target_soc is None:
+            raise ValueError("policy ready-by needs energy_kwh or target_soc (how much to charge)")
+        return self
+
+    @property
+    def departure_schedule(self) -> DepartureSchedule | None:
+        """`ready_by` parsed; None when no departure is configured."""
+        return None if self.ready_by is None else DepartureSchedule.parse(self.ready_by)
 
 
 class HemsSettings(Section):

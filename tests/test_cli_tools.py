@@ -34,7 +34,10 @@ def test_plan_json_has_the_product_shape() -> None:
     )  # fmt: skip
     assert code == 0, output
     document = json.loads(output)
-    assert set(document) == {"policy", "timezone", "threshold", "top_x", "days"}
+    assert set(document) == {"policy", "timezone", "threshold", "top_x", "periods", "energy", "warnings", "days"}
+    assert document["energy"] is None
+    day_periods = [period for day in document["days"] for period in day["periods"]]
+    assert document["periods"] == day_periods  # none touch across midnight in this file, so merging keeps them
     assert (document["timezone"], document["threshold"], document["top_x"]) == ("Europe/Amsterdam", 0.2, 4)
     day = document["days"][0]
     assert set(day) == {

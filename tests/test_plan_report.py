@@ -61,16 +61,22 @@ def test_plan_json_is_the_documented_shape() -> None:
         [winter_day()], policy="unique-price-levels", tz_name="Europe/Amsterdam", threshold=0.25, top_x=16
     )
 
-    assert list(document) == ["policy", "timezone", "threshold", "top_x", "days"]
+    assert list(document) == ["policy", "timezone", "threshold", "top_x", "periods", "energy", "warnings", "days"]
     assert json.loads(json.dumps(document)) == {
         "policy": "unique-price-levels",
         "timezone": "Europe/Amsterdam",
         "threshold": 0.25,
         "top_x": 16,
+        "periods": [],
+        "energy": None,
+        "warnings": [],
         "days": [winter_day()],
     }
     no_cap = plan_json([], policy="p", tz_name="UTC", threshold=None, top_x=4)
-    assert json.dumps(no_cap) == '{"policy": "p", "timezone": "UTC", "threshold": null, "top_x": 4, "days": []}'
+    assert json.dumps(no_cap) == (
+        '{"policy": "p", "timezone": "UTC", "threshold": null, "top_x": 4, "periods": [], "energy": null, '
+        '"warnings": [], "days": []}'
+    )
 
 
 def render(days: list[DayJson]) -> str:

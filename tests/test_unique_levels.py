@@ -321,6 +321,9 @@ def test_explanation_json_shape() -> None:
         "timezone": "Europe/Amsterdam",
         "threshold": 0.25,
         "top_x": 2,
+        "periods": [],
+        "energy": None,
+        "warnings": [],
         "days": [
             {
                 "date": "2026-11-25",

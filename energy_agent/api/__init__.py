@@ -51,6 +51,7 @@ from energy_agent.api.metrics import Metrics
 from energy_agent.api.planning import (
     DEFAULT_STANDALONE_POLICY,
     DayJson,
+    EnergySummary,
     PeriodJson,
     Plan,
     PlanRequest,
@@ -76,6 +77,7 @@ __all__ = [
     "DeviceType",
     "DeviceUnavailableError",
     "EnergyAgentError",
+    "EnergySummary",
     "HeldSchedule",
     "Metrics",
     "MqttAccess",

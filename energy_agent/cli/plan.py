@@ -6,19 +6,21 @@ No `from __future__ import annotations`: typer reads the annotations of the nest
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
 from energy_agent.api.clock import SystemClock
+from energy_agent.api.domain import isoformat
 from energy_agent.api.errors import EnergyAgentError, PriceDataError
-from energy_agent.api.planning import DEFAULT_STANDALONE_POLICY, DayJson, PlanRequest, StandalonePolicy
+from energy_agent.api.planning import DEFAULT_STANDALONE_POLICY, DayJson, PeriodJson, PlanRequest, StandalonePolicy
 from energy_agent.api.prices import parse_price_curve
 from energy_agent.app.plugins import Registry
 from energy_agent.cli.common import fail, optional_config
-from energy_agent.config import StandaloneSettings, machine_timezone
-from energy_agent.standalone.report import PlanJson, plan_json, render_chart, render_table
+from energy_agent.cli.plan_inputs import ReadyByInputs, ready_by_inputs
+from energy_agent.config import READY_BY_POLICY, StandaloneSettings, machine_timezone
+from energy_agent.standalone.report import EnergyJson, PlanJson, plan_json, render_chart, render_energy, render_table
 
 if TYPE_CHECKING:  # rich is imported when a plan is drawn: `energy-agent run` never needs it
     from rich.console import Console
@@ -46,25 +48,49 @@ def build_plan(
     top_x: int,
     zone: ZoneInfo,
     now: datetime,
+    ready_by: ReadyByInputs | None = None,
 ) -> PlanJson:
     """The plan's JSON document (the shape `--json` prints)."""
     curve = parse_price_curve(read_prices(prices_path), where=str(prices_path))
     plan = policy.plan(
-        PlanRequest(prices=curve, now=now, timezone=zone, price_threshold_eur_kwh=threshold, top_x_charge_count=top_x)
+        PlanRequest(
+            prices=curve,
+            now=now,
+            timezone=zone,
+            price_threshold_eur_kwh=threshold,
+            top_x_charge_count=top_x,
+            ready_by=ready_by.ready_by if ready_by else None,
+            energy_needed_kwh=ready_by.energy_needed_kwh if ready_by else None,
+            power_kw=ready_by.power_kw if ready_by else None,
+        )
     )
     days: list[DayJson] = list(plan.explanation.get("days", []))
-    return plan_json(days, policy=policy.name, tz_name=zone.key, threshold=threshold, top_x=top_x)
+    periods: list[PeriodJson] = [
+        {"start": isoformat(p.start.astimezone(zone)) or "", "end": isoformat(p.end.astimezone(zone)) or ""}
+        for p in plan.periods
+    ]
+    energy = cast(EnergyJson, plan.energy.to_json(zone)) if plan.energy is not None else None
+    return plan_json(
+        days, policy=policy.name, tz_name=zone.key, threshold=threshold, top_x=top_x,
+        periods=periods, energy=energy, warnings=plan.warnings,
+    )  # fmt: skip
 
 
 def print_plan(document: PlanJson, *, as_json: bool, chart: Path | None, console: "Console") -> None:
-    """Print the plan as JSON or as tables; write the chart when asked."""
+    """Print the plan as JSON or as tables (and the energy summary, when the policy gives one); write the chart."""
+    energy = document["energy"]
     if as_json:
         console.print_json(json.dumps(document))
     else:
         console.print(f"policy: {document['policy']}")
-        render_table(document["days"], console)
+        render_table(document["days"], console, show_levels=energy is None)
+        if energy is not None:
+            render_energy(energy, document["warnings"], console)
     if chart is not None:
-        written = render_chart(document["days"], chart, document["threshold"], tz_name=document["timezone"])
+        written = render_chart(
+            document["days"], chart, document["threshold"], tz_name=document["timezone"],
+            ready_by=energy["ready_by"] if energy is not None else None,
+        )  # fmt: skip
         if not as_json:
             console.print(f"chart written to {written}")
 
@@ -90,6 +116,13 @@ def _when(now: str | None, zone: ZoneInfo) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=zone)
 
 
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--timezone {name!r}: not an IANA zone name")
+
+
 def add_plan_command(app: typer.Typer, registry: Registry) -> None:
     """Add `plan` to the CLI."""
 
@@ -108,8 +141,21 @@ def add_plan_command(app: typer.Typer, registry: Registry) -> None:
         chart: Annotated[Path | None, typer.Option(help="Also write a PNG chart here.")] = None,
         policy: Annotated[
             str | None,
-            typer.Option(help=f"Standalone policy (default: {DEFAULT_STANDALONE_POLICY}, the agent's for a charger)."),
+            typer.Option(
+                help=f"Standalone policy (default: {READY_BY_POLICY} when a ready-by flag is given, else the config's, "
+                f"else {DEFAULT_STANDALONE_POLICY})."
+            ),
         ] = None,
+        ready_by: Annotated[
+            str | None,
+            typer.Option(
+                "--ready-by", help="Departure: ISO 8601 (local in --timezone without an offset), or HH:MM (the next)."
+            ),
+        ] = None,
+        energy_kwh: Annotated[
+            float | None, typer.Option("--energy-kwh", help="Energy to add by the departure, kWh (ready-by).")
+        ] = None,
+        power_kw: Annotated[float | None, typer.Option("--power-kw", help="Charging power, kW (ready-by).")] = None,
         config: Annotated[Path | None, typer.Option("--config", "-c", help="Take defaults from this config.")] = None,
     ) -> None:
         """Explain what standalone mode would charge, slot by slot, for a price file."""
@@ -125,14 +171,17 @@ def add_plan_command(app: typer.Typer, registry: Registry) -> None:
         except ValueError as exc:
             lines = str(exc).splitlines()
             fail(lines[0] + ": " + "; ".join(lines[1:3]))
-        zone_name = timezone or (settings.timezone if settings is not None else machine_timezone())
-        try:
-            zone = ZoneInfo(zone_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            fail(f"--timezone {zone_name!r}: not an IANA zone name")
-        name = policy or DEFAULT_STANDALONE_POLICY
+        zone = _zone(timezone or (settings.timezone if settings is not None else machine_timezone()))
+        flags_given = any(value is not None for value in (ready_by, energy_kwh, power_kw))
+        name = policy or (READY_BY_POLICY if flags_given else base.policy)
         if name not in registry.policies:
             fail(f"standalone policy {name!r} not found; known: {', '.join(sorted(registry.policies))}")
+        when = _when(now, zone)
+        inputs = None
+        if name == READY_BY_POLICY or flags_given:
+            inputs = ready_by_inputs(
+                ready_by=ready_by, energy_kwh=energy_kwh, power_kw=power_kw, base=base, zone=zone, now=when
+            )
         try:
             document = build_plan(
                 registry.policies[name],
@@ -140,7 +189,8 @@ def add_plan_command(app: typer.Typer, registry: Registry) -> None:
                 threshold=checked.price_threshold,
                 top_x=checked.top_x_charge_count,
                 zone=zone,
-                now=_when(now, zone),
+                now=when,
+                ready_by=inputs,
             )
         except EnergyAgentError as exc:
             fail(str(exc), code=1)

@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from energy_agent.api.hooks import hookimpl
 from energy_agent.api.planning import StandalonePolicy
-from energy_agent.standalone.unique_levels import POLICY
+from energy_agent.standalone import ready_by, unique_levels
 
 
 @hookimpl
 def register_standalone_policies(register: Callable[[StandalonePolicy], None]) -> None:
-    """Charge at every slot of the X lowest unique price levels under the cap (the default policy)."""
-    register(POLICY)
+    """The default policy (every slot of the X lowest unique price levels under the cap) and `ready-by`."""
+    register(unique_levels.POLICY)
+    register(ready_by.POLICY)

@@ -9,37 +9,75 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 from zoneinfo import ZoneInfo
 
-from energy_agent.api.planning import DayJson, SlotStatus
+from energy_agent.api.planning import DayJson, PeriodJson, SlotStatus
 
 if TYPE_CHECKING:  # rich is imported where tables are drawn
     from rich.console import Console
 
 
+class EnergyJson(TypedDict):
+    """The energy summary of `energy-agent plan --json` (policy `ready-by`): kWh, EUR, the departure."""
+
+    needed_kwh: float
+    planned_kwh: float
+    missing_kwh: float
+    cost_eur: float
+    ready_by: str
+
+
 class PlanJson(TypedDict):
-    """What `energy-agent plan --json` prints: the policy that planned, its inputs, and its explanation per day."""
+    """What `energy-agent plan --json` prints: the policy that planned, its inputs, the merged periods, the
+    energy summary (null for a policy without one), the warnings, and the explanation per day."""
 
     policy: str
     timezone: str
     threshold: float | None
     top_x: int
+    periods: list[PeriodJson]
+    energy: EnergyJson | None
+    warnings: list[str]
     days: list[DayJson]
 
 
-def plan_json(days: Sequence[DayJson], *, policy: str, tz_name: str, threshold: float | None, top_x: int) -> PlanJson:
-    """The JSON document of `energy-agent plan --json`; times in `days` are already in the zone `tz_name`."""
-    return {"policy": policy, "timezone": tz_name, "threshold": threshold, "top_x": top_x, "days": list(days)}
+def plan_json(
+    days: Sequence[DayJson],
+    *,
+    policy: str,
+    tz_name: str,
+    threshold: float | None,
+    top_x: int,
+    periods: Sequence[PeriodJson] = (),
+    energy: EnergyJson | None = None,
+    warnings: Sequence[str] = (),
+) -> PlanJson:
+    """The JSON document of `energy-agent plan --json`; times are already in the zone `tz_name`."""
+    return {
+        "policy": policy,
+        "timezone": tz_name,
+        "threshold": threshold,
+        "top_x": top_x,
+        "periods": list(periods),
+        "energy": energy,
+        "warnings": list(warnings),
+        "days": list(days),
+    }
 
 
 _STATUS_STYLE = {
     SlotStatus.SELECTED: "bold green",
     SlotStatus.ABOVE_THRESHOLD: "red",
     SlotStatus.NOT_IN_TOP_X: "dim",
+    SlotStatus.NOT_NEEDED: "dim",
+    SlotStatus.OUTSIDE_WINDOW: "dim italic",
 }
 _STATUS_COLOUR = {
     SlotStatus.SELECTED: "#2e8b57",
     SlotStatus.ABOVE_THRESHOLD: "#d9534f",
     SlotStatus.NOT_IN_TOP_X: "#9aa5b1",
+    SlotStatus.NOT_NEEDED: "#9aa5b1",
+    SlotStatus.OUTSIDE_WINDOW: "#dde2e7",
 }
+_DEFAULT_LEGEND = (SlotStatus.SELECTED, SlotStatus.ABOVE_THRESHOLD, SlotStatus.NOT_IN_TOP_X)
 
 
 def _clock_time(value: str, with_offset: bool) -> str:
@@ -66,8 +104,20 @@ def _day_caption(day: DayJson) -> str:
     return f"charging {spans}"
 
 
-def render_table(days: Sequence[DayJson], console: Console) -> None:
-    """Print one table per day: each slot's time, price, status and rank, with the chosen levels and periods."""
+def _day_heading(day: DayJson, show_levels: bool) -> str:
+    excluded = day["excluded_by_threshold"]
+    cap = (
+        f"{excluded} slot{'' if excluded == 1 else 's'} above the cap" if day["threshold_active"] else "cap not active"
+    )
+    if not show_levels:
+        return f"{day['date']} · {cap}"
+    levels = ", ".join(f"{level:.4f}" for level in day["levels"]) or "none"
+    return f"{day['date']} · {cap} · levels: {levels}"
+
+
+def render_table(days: Sequence[DayJson], console: Console, *, show_levels: bool = True) -> None:
+    """Print one table per day: each slot's time, price, status and rank (and planned kWh when the policy gives
+    it), with the chosen levels (unless `show_levels` is False) and periods."""
     from rich.table import Table
     from rich.text import Text
 
@@ -77,32 +127,55 @@ def render_table(days: Sequence[DayJson], console: Console) -> None:
     for day in days:
         offsets = {datetime.fromisoformat(slot["start"]).utcoffset() for slot in day["slots"]}
         with_offset = len(offsets) > 1
-        excluded = day["excluded_by_threshold"]
-        cap = (
-            f"{excluded} slot{'' if excluded == 1 else 's'} above the cap"
-            if day["threshold_active"]
-            else "cap not active"
-        )
-        levels = ", ".join(f"{level:.4f}" for level in day["levels"]) or "none"
-        console.print(Text(f"{day['date']} · {cap} · levels: {levels}", style="bold"))
+        with_energy = any("energy_kwh" in slot for slot in day["slots"])
+        console.print(Text(_day_heading(day, show_levels), style="bold"))
         table = Table()
         table.add_column("time")
         table.add_column("EUR/kWh", justify="right")
         table.add_column("status")
         table.add_column("rank", justify="right")
+        if with_energy:
+            table.add_column("kWh", justify="right")
         for slot in day["slots"]:
             style = _STATUS_STYLE.get(SlotStatus(slot["status"]), "")
             span = f"{_clock_time(slot['start'], with_offset)}–{_clock_time(slot['end'], with_offset)}"
             rank = "" if slot["rank"] is None else str(slot["rank"])
-            table.add_row(span, _price_text(slot["price"]), Text(slot["status"], style=style), rank)
+            cells: list[str | Text] = [span, _price_text(slot["price"]), Text(slot["status"], style=style), rank]
+            if with_energy:
+                energy_kwh = slot.get("energy_kwh", 0.0)
+                cells.append(f"{energy_kwh:.3f}" if energy_kwh else "")
+            table.add_row(*cells)
         console.print(table)
         console.print(_day_caption(day))
 
 
+def render_energy(energy: EnergyJson, warnings: Sequence[str], console: Console) -> None:
+    """Print the energy summary of a `ready-by` plan as a table, then its warnings."""
+    from rich.table import Table
+
+    ready_by = datetime.fromisoformat(energy["ready_by"])
+    table = Table(title=f"ready by {ready_by.strftime('%Y-%m-%d %H:%M %z')}", title_justify="left")
+    for column in ("needed kWh", "planned kWh", "missing kWh", "cost EUR"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        f"{energy['needed_kwh']:.3f}", f"{energy['planned_kwh']:.3f}", f"{energy['missing_kwh']:.3f}",
+        f"{energy['cost_eur']:.4f}",
+    )  # fmt: skip
+    console.print(table)
+    for warning in warnings:
+        console.print(f"warning: {warning}", style="bold red", soft_wrap=True)
+
+
 def render_chart(
-    days: Sequence[DayJson], path: Path | str, threshold: float | None, *, tz_name: str | None = None
+    days: Sequence[DayJson],
+    path: Path | str,
+    threshold: float | None,
+    *,
+    tz_name: str | None = None,
+    ready_by: str | None = None,
 ) -> Path:
-    """Write a PNG bar chart of the prices, selected slots highlighted, with the threshold line; returns the path.
+    """Write a PNG bar chart of the prices, selected slots highlighted, with the threshold line and, when
+    `ready_by` (ISO 8601) is given, the departure line; returns the path.
 
     Axis times are shown in `tz_name`, or else in the offset of the first slot.
     """
@@ -129,9 +202,20 @@ def render_chart(
         prices = [slot["price"] for slot in slots]
         axes.bar(left, prices, width=right - left, align="edge", color=colours, linewidth=0)
         axes.xaxis_date(tz=zone)
+    present = {SlotStatus(slot["status"]) for slot in slots}
+    # the default policy's three verdicts always; a policy with verdicts of its own shows those it used
+    shown = present if present - set(_DEFAULT_LEGEND) else {*_DEFAULT_LEGEND, *present}
     handles: list[Artist] = [
-        Patch(color=colour, label=status.value.replace("_", " ")) for status, colour in _STATUS_COLOUR.items()
+        Patch(color=colour, label=status.value.replace("_", " "))
+        for status, colour in _STATUS_COLOUR.items()
+        if status in shown
     ]
+    if ready_by is not None:
+        departure = datetime.fromisoformat(ready_by)
+        # matplotlib's date unit: days since the epoch (what date2num gives; it has no type hints)
+        x_departure = departure.timestamp() / 86400
+        label = f"ready by {departure.astimezone(zone).strftime('%a %H:%M') if zone else ready_by}"
+        handles.append(axes.axvline(x_departure, color="#1f4e79", linewidth=1.5, label=label))
     if threshold is not None:
         handles.append(
             axes.axhline(threshold, color="#333333", linestyle="--", linewidth=1, label=f"cap {threshold:g} EUR/kWh")
