@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
 from energy_agent.api.domain import Period, PriceCurve
@@ -59,13 +59,18 @@ class SlotStatus(StrEnum):
 
 
 class SlotJson(TypedDict):
-    """One price slot and its verdict; `rank` (1 = cheapest chosen level) only for selected slots, else null."""
+    """One price slot and its verdict; `rank` (1 = cheapest chosen level) only for selected slots, else null.
+
+    `price` is what the cap and the plan use (the all-in price); `spot_price` is the source's own price it was
+    computed from, present only when an all-in formula applies (`prices.price_multiplier`/`price_adder_eur_kwh`).
+    """
 
     start: str
     end: str
     price: float
     status: str
     rank: int | None
+    spot_price: NotRequired[float]
 
 
 class PeriodJson(TypedDict):
