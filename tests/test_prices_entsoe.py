@@ -255,6 +255,7 @@ def test_many_problems_are_listed_up_to_a_limit() -> None:
 def test_area_takes_an_eic_code_or_a_bidding_zone_name() -> None:
     assert area_code("10YNL----------L") == NL
     assert area_code(" nl ") == NL
+    assert area_code("10ynl----------l") == NL
     assert area_code("de-lu") == DE_LU
     assert area_code("SE3") == "10Y1001A1001A46L"
     assert len(set(BIDDING_ZONES.values())) == len(BIDDING_ZONES)

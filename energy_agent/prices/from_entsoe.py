@@ -139,10 +139,10 @@ class EntsoePricesConfig(AllInPriceConfig):
 
 def area_code(value: str) -> str:
     """The EIC code of a bidding zone given by code or short name; ValueError naming the choices."""
-    text = value.strip()
+    text = value.strip().upper()
     if EIC_PATTERN.match(text):
         return text
-    name = text.upper().replace("-", "_")
+    name = text.replace("-", "_")
     if name in BIDDING_ZONES:
         return BIDDING_ZONES[name]
     close = difflib.get_close_matches(name, list(BIDDING_ZONES), n=1)
