@@ -210,6 +210,58 @@ async def test_board_notifies_on_changed_curves_only_and_keeps_the_last_good_one
     assert board.updated_at == T0 + timedelta(seconds=60)
 
 
+async def test_board_health_tells_the_last_success_the_last_problem_and_what_the_curve_covers() -> None:
+    clock = ManualClock(T0)
+    board = PriceBoard(clock, source="entsoe")
+    empty = board.health
+    assert (empty.source, empty.ok, empty.last_success_at, empty.last_error, empty.covers_from) == (
+        "entsoe",
+        False,
+        None,
+        None,
+        None,
+    )
+
+    board.error("ENTSO-E NL: HTTP 503")
+    assert not board.health.ok
+    await clock.advance(60)
+    first = curve([0.1] * 8)
+    await board.update(first)
+    await clock.advance(3600)
+    await board.update(curve([0.1] * 8))  # the same curve again: a success all the same
+    health = board.health
+    assert health.ok
+    assert health.last_success_at == T0 + timedelta(seconds=3660)
+    assert (health.last_error, health.last_error_at) == ("ENTSO-E NL: HTTP 503", T0), "kept after recovery"
+    assert (health.covers_from, health.covers_until) == (T0, T0 + 2 * timedelta(hours=1))
+    assert board.last_error is None, "the status entities' field is still cleared on success"
+
+    await clock.advance(60)
+    board.error("ENTSO-E NL: no answer within 30 s")
+    failing = board.health
+    assert not failing.ok
+    assert failing.last_error_at == T0 + timedelta(seconds=3720)
+    assert failing.covers_until == T0 + 2 * timedelta(hours=1), "the last good curve still counts"
+    assert failing.to_json() == {
+        "source": "entsoe",
+        "ok": False,
+        "last_success_at": "2026-11-25T01:01:00+00:00",
+        "last_error": "ENTSO-E NL: no answer within 30 s",
+        "last_error_at": "2026-11-25T01:02:00+00:00",
+        "covers_from": "2026-11-25T00:00:00+00:00",
+        "covers_until": "2026-11-25T02:00:00+00:00",
+    }
+    with pytest.raises(AttributeError):
+        failing.ok = True  # type: ignore[misc]
+
+
+def test_board_health_without_a_clock_has_no_times() -> None:
+    board = PriceBoard()
+    board.error("x")
+    assert board.health.last_error_at is None
+    assert board.health.source is None
+
+
 async def test_a_failing_listener_does_not_stop_the_others_and_unsubscribe_works(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -299,10 +351,11 @@ def context(clock: ManualClock, mqtt: FakeMqtt | None = None) -> DeviceContext:
     )
 
 
-def test_the_three_sources_register_through_the_hook() -> None:
+def test_the_built_in_sources_register_through_the_hook() -> None:
     registry = collect(get_plugin_manager(load_entry_points=False))
-    assert {"home_assistant", "mqtt", "file"} <= set(registry.price_sources)
-    for name in ("home_assistant", "mqtt", "file"):
+    names = ("home_assistant", "mqtt", "file", "entsoe", "nordpool")
+    assert set(names) <= set(registry.price_sources)
+    for name in names:
         assert registry.price_sources[name].config_model.model_fields["source"].annotation is not None
 
 

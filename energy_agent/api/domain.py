@@ -191,11 +191,17 @@ class Schedule:
 
 @dataclass(frozen=True, slots=True)
 class PriceSlot:
-    """One price interval: import price in EUR/kWh over [start, end)."""
+    """One price interval: import price in EUR/kWh over [start, end).
+
+    `price_eur_kwh` is what plans and the cap use: the all-in price when `prices.price_multiplier` or
+    `prices.price_adder_eur_kwh` is set. `spot_eur_kwh` is then the source's own price it was computed from;
+    None when the source's price is used as it is.
+    """
 
     start: datetime
     end: datetime
     price_eur_kwh: float
+    spot_eur_kwh: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "start", require_aware(self.start, "slot start"))

@@ -104,6 +104,8 @@ class SlotJson(TypedDict):
 
     Policy `ready-by`: `rank` is the order in which the slot's part was chosen (1 = first, the cheapest), and
     `energy_kwh` the energy planned in the slot (0 when not selected).
+    `price` is what the cap and the plan use (the all-in price); `spot_price` is the source's own price it was
+    computed from, present only when an all-in formula applies (`prices.price_multiplier`/`price_adder_eur_kwh`).
     """
 
     start: str
@@ -112,6 +114,7 @@ class SlotJson(TypedDict):
     status: str
     rank: int | None
     energy_kwh: NotRequired[float]
+    spot_price: NotRequired[float]
 
 
 class PeriodJson(TypedDict):

@@ -22,6 +22,7 @@ from energy_agent.cli.common import fail, load_config
 from energy_agent.cli.contracts import add_contracts_commands
 from energy_agent.cli.hems import add_hems_commands
 from energy_agent.cli.plan import add_plan_command
+from energy_agent.cli.prices import add_prices_command
 from energy_agent.config import CoreSettings, load_settings
 
 ConfigOption = Annotated[
@@ -120,6 +121,7 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
             typer.echo(f"{key.replace('_', ' ')}: {', '.join(data[key]) or 'none'}")
 
     add_plan_command(app, registry)
+    add_prices_command(app, registry)
     add_contracts_commands(app)
     add_hems_commands(app, registry)
     pm.hook.register_commands(cli=app)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import bisect
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from energy_agent.api.clock import Clock
 from energy_agent.api.domain import PriceCurve, isoformat
@@ -39,6 +41,42 @@ CurveListener = Callable[[PriceCurve], Awaitable[None]]
 """Awaited with each new curve."""
 
 
+@dataclass(frozen=True, slots=True)
+class PriceHealth:
+    """A read-only account of the price source, for the status payload and the health endpoint.
+
+    Times are UTC, and None when the board has no clock. `last_error` stays after a later success (unlike
+    `PriceBoard.last_error`, which the status entities clear); `ok` tells which came last.
+    """
+
+    source: str | None
+    """The `prices.source` name, e.g. `entsoe`; None when not known (no source has started)."""
+    ok: bool
+    """True when a valid curve has arrived and no problem was reported after the last one."""
+    last_success_at: datetime | None
+    """When the source last delivered a valid curve, changed or not."""
+    last_error: str | None
+    """The source's most recent problem (sources keep secrets out of it), even if it has recovered since."""
+    last_error_at: datetime | None
+    """When `last_error` was reported."""
+    covers_from: datetime | None
+    """Start of the first slot of the curve in use."""
+    covers_until: datetime | None
+    """End of the last slot of the curve in use."""
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form (ISO 8601 times, seconds precision)."""
+        return {
+            "source": self.source,
+            "ok": self.ok,
+            "last_success_at": isoformat(self.last_success_at),
+            "last_error": self.last_error,
+            "last_error_at": isoformat(self.last_error_at),
+            "covers_from": isoformat(self.covers_from),
+            "covers_until": isoformat(self.covers_until),
+        }
+
+
 class PriceBoard:
     """Holds the last good price curve; a `PriceSink` for the sources and a notifier for planners.
 
@@ -46,10 +84,16 @@ class PriceBoard:
     one on each curve that differs from the previous one; a failing listener is logged, not propagated.
     """
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, *, source: str | None = None) -> None:
         self._clock = clock
         self._curve: PriceCurve | None = None
         self._listeners: list[CurveListener] = []
+        self.source = source
+        """The name of the source feeding the board, for `health` (built-in sources fill it in when they start)."""
+        self._ok = False
+        self._success_at: datetime | None = None
+        self._problem: str | None = None
+        self._problem_at: datetime | None = None
         self.last_error: str | None = None
         """The most recent source problem, cleared when a valid curve arrives."""
         self.updated_at: datetime | None = None
@@ -61,6 +105,20 @@ class PriceBoard:
     def curve(self) -> PriceCurve | None:
         """The last good curve, or None before the first one."""
         return self._curve
+
+    @property
+    def health(self) -> PriceHealth:
+        """The source's health as of now (see PriceHealth)."""
+        slots = self._curve.slots if self._curve is not None else ()
+        return PriceHealth(
+            source=self.source,
+            ok=self._ok,
+            last_success_at=self._success_at,
+            last_error=self._problem,
+            last_error_at=self._problem_at,
+            covers_from=slots[0].start if slots else None,
+            covers_until=slots[-1].end if slots else None,
+        )
 
     def subscribe(self, callback: CurveListener) -> Callable[[], None]:
         """Await `callback(curve)` on every changed curve; returns a function that unsubscribes."""
@@ -76,6 +134,9 @@ class PriceBoard:
         """Take a valid curve; notify listeners when it differs from the one held."""
         self.last_error = None
         self.error_at = None
+        self._ok = True
+        if self._clock is not None:
+            self._success_at = self._clock.now()
         if curve == self._curve:
             return
         self._curve = curve
@@ -96,7 +157,9 @@ class PriceBoard:
     def error(self, message: str) -> None:
         """Record a source problem; the last good curve stays in use."""
         self.last_error = message
+        self._problem = message
+        self._ok = False
         if self._clock is not None:
-            self.error_at = self._clock.now()
+            self.error_at = self._problem_at = self._clock.now()
         # the source has logged it; the board only keeps it for the status entities
         log.debug("price problem recorded: %s", message)

@@ -1,13 +1,15 @@
-"""Built-in price sources: Home Assistant's REST API, an MQTT topic, and a JSON file.
+"""Built-in price sources: Home Assistant's REST API, an MQTT topic, a JSON file, ENTSO-E and Nord Pool.
 
-Each is a `PriceSourceType` selected by `prices.source`. Every source parses through
-`energy_agent.prices.parse_price_curve`, reports failures to the sink (the last good curve stays in
-use) and keeps running. No message names a token.
+Each is a `PriceSourceType` selected by `prices.source`. Every source validates what it receives (the
+first three through `energy_agent.prices.parse_price_curve`), reports failures to the sink (the last good
+curve stays in use) and keeps running. No message names a token. Every kind has the all-in price keys
+(`price_multiplier`, `price_adder_eur_kwh`; see `energy_agent.prices.all_in`), applied to what it delivers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -16,13 +18,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from energy_agent.api.clock import Clock
 from energy_agent.api.devices import DeviceContext, MqttAccess
+from energy_agent.api.domain import PriceCurve
 from energy_agent.api.errors import PriceDataError
 from energy_agent.api.hooks import hookimpl
-from energy_agent.api.prices import PriceSink, PriceSourceType, parse_price_curve
+from energy_agent.api.prices import PriceSink, PriceSource, PriceSourceType, parse_price_curve
+from energy_agent.prices.all_in import AllInPriceConfig, with_all_in
+from energy_agent.prices.from_entsoe import EntsoePricesConfig, entsoe_source
+from energy_agent.prices.from_nordpool import NordPoolPricesConfig, nordpool_source
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +41,7 @@ MAX_FILE_BYTES = 20_000_000
 """A price file larger than this is refused before it is read."""
 
 
-class HomeAssistantPricesConfig(BaseModel):
+class HomeAssistantPricesConfig(AllInPriceConfig):
     """`prices:` for `source: home_assistant`: poll an entity's `price_curve` attribute over the REST API."""
 
     model_config = ConfigDict(extra="forbid")
@@ -78,7 +84,7 @@ class HomeAssistantPricesConfig(BaseModel):
         return self
 
 
-class MqttPricesConfig(BaseModel):
+class MqttPricesConfig(AllInPriceConfig):
     """`prices:` for `source: mqtt`: a (retained) topic holding the list or `{"price_curve": [...]}`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -94,7 +100,7 @@ class MqttPricesConfig(BaseModel):
         return value
 
 
-class FilePricesConfig(BaseModel):
+class FilePricesConfig(AllInPriceConfig):
     """`prices:` for `source: file`: a JSON file, re-read whenever it changes."""
 
     model_config = ConfigDict(extra="forbid")
@@ -287,16 +293,66 @@ def _create_file(config: FilePricesConfig, context: DeviceContext) -> FilePriceS
     return FilePriceSource(config, context.clock)
 
 
+def _create_entsoe(config: EntsoePricesConfig, context: DeviceContext) -> PriceSource:
+    return entsoe_source(config, context.clock, context.timezone)
+
+
+def _create_nordpool(config: NordPoolPricesConfig, context: DeviceContext) -> PriceSource:
+    return nordpool_source(config, context.clock, context.timezone)
+
+
 PRICE_SOURCE_TYPES = (
-    PriceSourceType("home_assistant", HomeAssistantPricesConfig, _create_home_assistant),
-    PriceSourceType("mqtt", MqttPricesConfig, _create_mqtt),
-    PriceSourceType("file", FilePricesConfig, _create_file),
+    PriceSourceType("home_assistant", HomeAssistantPricesConfig, with_all_in("home_assistant", _create_home_assistant)),
+    PriceSourceType("mqtt", MqttPricesConfig, with_all_in("mqtt", _create_mqtt)),
+    PriceSourceType("file", FilePricesConfig, with_all_in("file", _create_file)),
+    PriceSourceType("entsoe", EntsoePricesConfig, with_all_in("entsoe", _create_entsoe)),
+    PriceSourceType("nordpool", NordPoolPricesConfig, with_all_in("nordpool", _create_nordpool)),
 )
-"""The built-in price sources, by `prices.source` name."""
+"""The built-in price sources, by `prices.source` name; each delivers all-in prices."""
 
 
 @hookimpl
 def register_price_sources(register: Callable[[PriceSourceType], None]) -> None:
-    """Register the Home Assistant, MQTT and file price sources."""
+    """Register the Home Assistant, MQTT, file, ENTSO-E and Nord Pool price sources."""
     for source_type in PRICE_SOURCE_TYPES:
         register(source_type)
+
+
+class _FirstAnswer:
+    """A PriceSink that keeps the first curve or problem a source delivers."""
+
+    def __init__(self) -> None:
+        self.answer: asyncio.Future[PriceCurve] = asyncio.get_running_loop().create_future()
+
+    async def update(self, curve: PriceCurve) -> None:
+        if not self.answer.done():
+            self.answer.set_result(curve)
+
+    def error(self, message: str) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(PriceDataError(message))
+
+
+async def fetch_once(source: PriceSource, timeout_s: float) -> PriceCurve:
+    """Run `source` until it delivers its first curve (returned) or problem (raised as PriceDataError), then stop it.
+
+    PriceDataError too when nothing arrives within `timeout_s` or the source ends without a word.
+    """
+    sink = _FirstAnswer()
+    task = asyncio.create_task(source.run(sink))
+    waiting: set[asyncio.Future[Any]] = {sink.answer, task}
+    try:
+        async with asyncio.timeout(timeout_s):
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    except TimeoutError:
+        raise PriceDataError(f"no prices within {timeout_s:g} s") from None
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    if sink.answer.done():
+        return sink.answer.result()
+    failure = task.exception() if task.done() and not task.cancelled() else None
+    if failure is not None:
+        raise PriceDataError(_unexpected(failure) if isinstance(failure, Exception) else str(failure))
+    raise PriceDataError("the price source stopped without delivering prices")

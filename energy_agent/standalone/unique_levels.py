@@ -202,7 +202,8 @@ def _iso(moment: datetime, tz: tzinfo) -> str:
 
 
 def day_json(day: DayPlan) -> DayJson:
-    """The JSON form of a day, as `energy-agent plan --json` prints it (slot `price` unrounded, `levels` rounded)."""
+    """The JSON form of a day, as `energy-agent plan --json` prints it (slot `price` unrounded, `levels` rounded;
+    `spot_price` beside `price` when the slot carries a spot price)."""
     tz = day.timezone
     slots: list[SlotJson] = []
     previous_end: datetime | None = None
@@ -212,15 +213,16 @@ def day_json(day: DayPlan) -> DayJson:
         # slots usually touch: the previous end, already formatted, is this start
         start_text = previous_end_text if slot.start == previous_end else _iso(slot.start, tz)
         previous_end, previous_end_text = slot.end, _iso(slot.end, tz)
-        slots.append(
-            {
-                "start": start_text,
-                "end": previous_end_text,
-                "price": slot.price_eur_kwh,
-                "status": item.status.value,
-                "rank": item.rank,
-            }
-        )
+        entry: SlotJson = {
+            "start": start_text,
+            "end": previous_end_text,
+            "price": slot.price_eur_kwh,
+            "status": item.status.value,
+            "rank": item.rank,
+        }
+        if slot.spot_eur_kwh is not None:
+            entry["spot_price"] = slot.spot_eur_kwh
+        slots.append(entry)
     return {
         "date": day.date.isoformat(),
         "threshold_active": day.threshold_active,
