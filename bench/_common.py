@@ -72,11 +72,9 @@ class Outcome:
                 "notes": self.notes}  # fmt: skip
 
 
-def parse_args(description: str, *, broker: bool = True, fix: bool = False) -> argparse.Namespace:
-    """The arguments every benchmark module takes (and --fix for those that can apply bench/fixes.py)."""
+def parse_args(description: str, *, broker: bool = True) -> argparse.Namespace:
+    """The arguments every benchmark module takes."""
     parser = argparse.ArgumentParser(description=description)
-    if fix:
-        parser.add_argument("--fix", default="", help="comma-separated proposed fixes to apply (bench/fixes.py)")
     if broker:
         parser.add_argument("--port", type=int, default=None, help="a running broker on 127.0.0.1 (default: start one)")
     parser.add_argument("--quick", action="store_true", help="fewer samples, for a smoke run")
@@ -240,7 +238,6 @@ def spawn_agent(
     workdir: Path,
     *,
     log_level: str = "info",
-    fix: str = "",
     profile: Path | None = None,
 ) -> tuple[subprocess.Popen[bytes], Path]:
     """Start `python -m bench.agent_proc` (the agent plus the bench fake-device plugin); returns it and its stats
@@ -254,7 +251,6 @@ def spawn_agent(
     log = (workdir / "agent.log").open("wb")
     process = subprocess.Popen(
         [PYTHON, "-m", "bench.agent_proc", "--config", str(config), "--stats", str(stats), "--log-level", log_level]
-        + (["--fix", fix] if fix else [])
         + (["--profile", str(profile)] if profile else []),
         cwd=ROOT,
         stdout=log,

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import fake_devices, fixes
+from bench import fake_devices
 from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.app.run import run_agent
 from energy_agent.config import load_settings
@@ -30,12 +30,8 @@ def main() -> None:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--stats", type=Path, required=True)
     parser.add_argument("--log-level", default="info")
-    parser.add_argument(
-        "--fix", default="", help=f"comma-separated proposed fixes to apply (bench/fixes.py): {', '.join(fixes.KNOWN)}"
-    )
     parser.add_argument("--profile", type=Path, default=None, help="write a cProfile of the whole run here")
     args = parser.parse_args()
-    fixes.apply([name for name in args.fix.split(",") if name])
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
     )

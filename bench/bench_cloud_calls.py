@@ -22,9 +22,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench._common import Outcome, agent_document, emit, parse_args, unique, with_broker
+from energy_agent.app.compose import build_agent
 from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings
-from energy_agent.runtime.agent import Agent
 from energy_agent.testing.clock import ManualClock
 from energy_agent_chargeamps.simulator import Simulator
 
@@ -92,7 +92,7 @@ async def simulate_day(port: int, workdir: Path, hours: float = 24, first_hour: 
     )  # fmt: skip
     registry = collect(get_plugin_manager())
     settings = load_settings(registry, data=document, environ=False)
-    agent = Agent(settings, registry, clock=clock)
+    agent = build_agent(settings, registry, clock=clock)
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     try:

@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import fake_devices, fixes
+from bench import fake_devices
 from bench._common import Outcome, agent_document, emit, median, parse_args, proc_status, unique, with_broker
+from energy_agent.app.compose import build_agent
 from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings
-from energy_agent.runtime.agent import Agent
 
 CONNECTORS = 1000
 QUICK_CONNECTORS = 200
@@ -95,7 +95,7 @@ async def measure(port: int, workdir: Path, connectors: int, cycles: int, interv
     prefix = unique("scale")
     document = agent_document(workdir, port, prefix, bench={"count": connectors, "status_interval_s": interval_s})
     settings = load_settings(registry, data=document, environ=False)
-    agent = Agent(settings, registry)
+    agent = build_agent(settings, registry)
     counter = Counter()
     acknowledged: list[float] = []
     publish = agent.bus.publish
@@ -154,9 +154,9 @@ async def measure(port: int, workdir: Path, connectors: int, cycles: int, interv
     }
 
 
-async def main_async(port: int, quick: bool, fix: str) -> Outcome:
-    """Measure and judge (the memory target only for the agent as shipped, with 1,000 connectors)."""
-    outcome = Outcome("scale_1000" + (f"+{fix}" if fix else ""))
+async def main_async(port: int, quick: bool) -> Outcome:
+    """Measure and judge (the memory target only with 1,000 connectors)."""
+    outcome = Outcome("scale_1000")
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         connectors = QUICK_CONNECTORS if quick else CONNECTORS
         found = await measure(port, Path(tmp), connectors, 2 if quick else 5, 2.0 if quick else INTERVAL_S)
@@ -165,9 +165,7 @@ async def main_async(port: int, quick: bool, fix: str) -> Outcome:
         outcome.notes.append(f"--quick: {n} connectors instead of {CONNECTORS}; the memory target is not judged")
     rss = found["rss_mb"]
     cycle, cpu = median(found["cycle_s"]) if found["cycle_s"] else None, found["cpu_per_cycle_s"]
-    judged = n == CONNECTORS and not fix
-    if fix:
-        outcome.notes.append(f"with the proposed fixes {fix} (bench/fixes.py) applied")
+    judged = n == CONNECTORS
     outcome.add(f"start: {n:,} connectors, every status published", found["first_statuses_s"], "s",
                 detail=f"started() after {found['started_s']:.2f} s")  # fmt: skip
     outcome.add(f"start: until the agent is idle ({n:,} connectors)", found["quiet_s"], "s",
@@ -193,10 +191,8 @@ def main() -> None:
     """Start a broker unless --port names one, measure, emit."""
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("mqtt").setLevel(logging.ERROR)
-    args = parse_args(__doc__.splitlines()[0], fix=True)
-    fix_names = [name for name in args.fix.split(",") if name]
-    fixes.apply(fix_names)
-    outcome = with_broker(lambda port: asyncio.run(main_async(port, args.quick, ",".join(fix_names))), args.port)
+    args = parse_args(__doc__.splitlines()[0])
+    outcome = with_broker(lambda port: asyncio.run(main_async(port, args.quick)), args.port)
     emit(outcome, args.out)
 
 

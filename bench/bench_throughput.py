@@ -7,7 +7,8 @@ write. Results are counted per command id: a command with no result within 10 s 
 doubled.
 
 Baseline, same generator and broker: `bench.echo_proc`, a trivial one-client Python responder that answers every
-command without validating, writing or persisting anything. Target: 2,000 commands/s.
+command without validating, writing or persisting anything. Target: half the baseline's rate (the machine is
+shared and noisy; a ratio to a baseline measured in the same run is what can be compared).
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ from bench._common import (
 
 DEVICES = 100
 IN_FLIGHT_PER_DEVICE = 2
-TARGET_PER_S = 2000
-FIXES = "state,dispatch,nodelay"
+TARGET_RATIO = 0.5
+"""Issue 12: answer at least half as many commands per second as a responder that does nothing."""
 
 
 async def drive(
@@ -135,25 +136,24 @@ async def warm_up(client: Any, listener: Listener, prefix: str) -> None:
     raise RuntimeError(f"devices {waiting[:5]}... never answered")
 
 
-async def run_agent(port: int, work: Path, duration_s: float, in_flight: int, fix: str) -> dict[str, Any]:
-    """The closed loop against an agent with 100 fake devices (with the proposed `fix`es applied, if any)."""
+async def run_agent(port: int, work: Path, duration_s: float, in_flight: int) -> dict[str, Any]:
+    """The closed loop against an agent with 100 fake devices."""
     prefix = unique("tput")
     document = agent_document(work, port, prefix, bench={"count": DEVICES})
     stats_file: list[Path] = []
 
     def start_agent() -> subprocess.Popen[bytes]:
-        process, stats = spawn_agent(document, work, fix=fix)
+        process, stats = spawn_agent(document, work)
         stats_file.append(stats)
         return process
 
     found = await drive(port, prefix, start_agent, duration_s, in_flight)
-    found["fix"] = fix
     found["agent_stats"] = json.loads(stats_file[0].read_text()) if stats_file[0].exists() else None
     return found
 
 
 async def main_async(port: int, quick: bool) -> Outcome:
-    """The echo baseline, the agent as shipped, the agent with the proposed fixes."""
+    """The echo baseline, then the agent."""
     outcome = Outcome("throughput")
     duration_s = 2.5 if quick else 15.0
     in_flight = 1 if quick else IN_FLIGHT_PER_DEVICE
@@ -169,16 +169,14 @@ async def main_async(port: int, quick: bool) -> Outcome:
             duration_s,
             in_flight,
         )
-        shipped = await run_agent(port, work / "shipped", duration_s, in_flight, "")
-        fixed = await run_agent(port, work / "fixed", duration_s, in_flight, FIXES)
+        shipped = await run_agent(port, work / "agent", duration_s, in_flight)
     outcome.add("echo responder (baseline)", echo["per_s"], "cmd/s", detail=f"{echo['answered_in_window']} in "
                 f"{duration_s:.0f} s, lost {echo['lost']}, doubled {echo['doubled']}")  # fmt: skip
-    for label, found in (("agent", shipped), (f"agent + fixes ({FIXES})", fixed)):
+    for label, found in (("agent", shipped),):
         ratio = found["per_s"] / echo["per_s"] if echo["per_s"] else float("nan")
-        judged = not found["fix"]
         outcome.add(
-            f"{label}, 100 fake devices", found["per_s"], "cmd/s", target=f">= {TARGET_PER_S}" if judged else None,
-            ok=found["per_s"] >= TARGET_PER_S if judged else None, detail=f"{ratio:.2f}x echo baseline",
+            f"{label}, 100 fake devices", found["per_s"], "cmd/s", target=f">= {TARGET_RATIO}x echo",
+            ok=ratio >= TARGET_RATIO, detail=f"{ratio:.2f}x echo baseline",
         )  # fmt: skip
         bad = found["lost"] + found["doubled"]
         outcome.add(
@@ -188,7 +186,7 @@ async def main_async(port: int, quick: bool) -> Outcome:
         outcome.add(f"{label}: CPU per command", found["responder_cpu_ms_per_command"], "ms")
         outcome.add(f"{label}: command->result p50 under load", found["latency_ms"].get("p50"), "ms")
         outcome.add(f"{label}: command->result p99 under load", found["latency_ms"].get("p99"), "ms")
-    outcome.data = {"echo": echo, "agent": shipped, "agent_fixed": fixed, "devices": DEVICES,
+    outcome.data = {"echo": echo, "agent": shipped, "devices": DEVICES,
                     "in_flight": DEVICES * in_flight}  # fmt: skip
     return outcome
 

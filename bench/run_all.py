@@ -35,11 +35,10 @@ BENCHMARKS: dict[str, tuple[list[str], bool]] = {
     "hems_latency": (["bench.bench_latency"], True),
     "throughput": (["bench.bench_throughput"], True),
     "scale_1000": (["bench.bench_scale"], True),
-    "scale_1000_fixed": (["bench.bench_scale", "--fix", "dispatch,state"], True),
     "process": (["bench.bench_process"], True),
     "cloud_calls": (["bench.bench_cloud_calls"], True),
 }
-FULL_ONLY = {"scale_1000_fixed"}  # --quick skips these (throughput --quick exercises the same fixes)
+FULL_ONLY: set[str] = set()  # --quick skips these
 TIMEOUT_S = {False: 1200, True: 180}  # per benchmark, full / quick
 
 

@@ -37,7 +37,7 @@ class Answer:
 @asynccontextmanager
 async def serving(agent: Agent) -> AsyncIterator[str]:
     """Start a HealthServer for `agent` on a free port and yield its base URL."""
-    server = HealthServer(agent, port=0)
+    server = HealthServer(agent.view, agent.settings, port=0)
     port = await server.start()
     try:
         yield f"http://{agent.settings.health.host}:{port}"

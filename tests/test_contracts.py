@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
@@ -499,3 +500,66 @@ def test_every_example_validates_offline_with_check_jsonschema(name: str, tmp_pa
         assert refused.returncode == 1, refused.stdout + refused.stderr
         for path in invalid:
             assert f"{path}::" in refused.stdout, f"{path.name} was not refused:\n{refused.stdout}"
+
+
+# --- the compiled validator agrees with the reference -----------------------------------------------------------
+
+LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 100),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.sampled_from(
+        [
+            "", "hems", "standalone", "online", "offline", "1", "1.0", "1.1", "2", "1.01", "x" * 65, "c-1",
+            "2025-12-04T22:00:00+01:00", "2025-12-04T22:00:00", "2025-12-04T22:00:00Z", "2025-12-04 22:00:00",
+            "2025-12-04T24:00:00Z", "2025-12-04T22:00:00.123456789+01:00", "idle", "charging", "accepted",
+        ]
+    ),
+)  # fmt: skip
+VALUES = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                      max_size=3), max_leaves=6)  # fmt: skip
+
+
+def _known_keys(schema: Any) -> list[str]:
+    keys: set[str] = set()
+    for node in [schema, *schema.get("$defs", {}).values()]:
+        if isinstance(node, dict):
+            keys.update(node.get("properties", {}))
+    return sorted(keys)
+
+
+@st.composite
+def mutated(draw: st.DrawFn, name: str) -> Any:
+    """A valid example of `name` with a few random changes: keys dropped, added, renamed or given other values."""
+    examples = [json.loads(p.read_text()) for p in sorted((V1 / "examples" / "valid").glob(f"{name}.*.json"))]
+    document = copy.deepcopy(draw(st.sampled_from(examples)))
+    keys = _known_keys(contracts.load_schema(f"hems/v1/{name}"))
+    for _ in range(draw(st.integers(0, 3))):
+        target = document
+        if (
+            isinstance(target, dict)
+            and isinstance(target.get("periods"), list)
+            and target["periods"]
+            and draw(st.booleans())
+        ):
+            target = draw(st.sampled_from(target["periods"]))
+        if not isinstance(target, dict):
+            return draw(VALUES)
+        action = draw(st.sampled_from(["drop", "set", "add"]))
+        if action == "drop" and target:
+            target.pop(draw(st.sampled_from(sorted(target))))
+        elif action == "set" and target:
+            target[draw(st.sampled_from(sorted(target)))] = draw(VALUES)
+        else:
+            target[draw(st.sampled_from([*keys, "max_curent", "priority"]))] = draw(VALUES)
+    return document
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_compiled_validator_agrees_with_the_reference(name: str, data: st.DataObject) -> None:
+    instance = data.draw(st.one_of(mutated(name), VALUES), label="payload")
+    reference = not list(contracts.validator(f"hems/v1/{name}").iter_errors(instance))
+    assert contracts.conforms(f"hems/v1/{name}", instance) is reference, instance

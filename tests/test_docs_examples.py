@@ -41,12 +41,12 @@ from energy_agent.api.devices import Device, DeviceContext, ScheduleRestorer
 from energy_agent.api.domain import DeviceCapabilities, PriceCurve
 from energy_agent.api.planning import PlanRequest
 from energy_agent.api.prices import parse_price_curve
+from energy_agent.app.compose import build_agent
 from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.cli.main import build_app
 from energy_agent.config import MqttSettings, load_settings
 from energy_agent.hems.commands import CommandLimits, parse_schedule_set
 from energy_agent.mqtt.bus import MqttBus
-from energy_agent.runtime.agent import Agent
 from energy_agent.testing.broker import free_port
 from energy_agent.testing.clock import ManualClock
 from energy_agent.testing.mosquitto import Mosquitto as Broker
@@ -535,7 +535,7 @@ TUTORIAL_CONFIG = {
 async def test_hook_register_device_types(tutorial_pm: pluggy.PluginManager, tmp_path: Path) -> None:
     registry = collect(tutorial_pm)
     settings = load_settings(registry, data={**TUTORIAL_CONFIG, "state_dir": str(tmp_path)}, environ=False)
-    agent = Agent(settings, registry, clock=ManualClock(NOW))
+    agent = build_agent(settings, registry, clock=ManualClock(NOW))
     devices = await agent.build_devices(registry.device_types["smart-plug"])
     assert [(d.device_type, d.topic_id) for d in devices] == [("smart-plug", "dishwasher"), ("smart-plug", "boiler")]
     assert all(isinstance(d, Device) and isinstance(d, ScheduleRestorer) for d in devices)

@@ -25,6 +25,7 @@ import aiomqtt
 import pytest
 
 from energy_agent.api.errors import ConfigError
+from energy_agent.app.compose import build_agent
 from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings
 from energy_agent.runtime.agent import Agent
@@ -86,7 +87,7 @@ async def running_agent(doc: dict[str, Any], clock: ManualClock | None = None) -
     """Run an agent on `doc` until the block ends (then stop it the way SIGTERM does)."""
     registry = collect(get_plugin_manager())
     settings = load_settings(registry, environ=False, data=doc)
-    agent = Agent(settings, registry, clock=clock or ManualClock(NOW))
+    agent = build_agent(settings, registry, clock=clock or ManualClock(NOW))
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     started = asyncio.create_task(agent.started.wait())
@@ -385,7 +386,7 @@ async def test_configured_topic_ids_that_could_inject_are_refused(tmp_path: Path
         "email": EMAIL, "password": PASSWORD, "base_url": "http://127.0.0.1:9", "charge_point_id": CP,
         "topic_ids": {f"{CP}/1": topic_id},
     }  # fmt: skip
-    agent = Agent(load_settings(registry, environ=False, data=doc), registry, clock=ManualClock(NOW))
+    agent = build_agent(load_settings(registry, environ=False, data=doc), registry, clock=ManualClock(NOW))
     with pytest.raises(ConfigError, match="topic id"):
         await agent.build_devices(registry.device_types["charge-amps"])
 

@@ -15,10 +15,10 @@ import pytest
 from energy_agent import __version__
 from energy_agent.api.errors import DeviceUnavailableError
 from energy_agent.api.metrics import CONTENT_TYPE, LATENCY_BUCKETS_S, Exposition, Metrics
+from energy_agent.app.compose import build_agent
 from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings
 from energy_agent.hems import contracts
-from energy_agent.runtime.agent import Agent
 from energy_agent.testing.broker import free_port
 from energy_agent.testing.mosquitto import Mosquitto as Broker
 from energy_agent.testing.recorder import Recorder
@@ -126,7 +126,7 @@ async def test_healthz_names_each_reason_until_the_agent_is_ready(tmp_path: Path
             "health": {"port": 0},
         },
     )
-    agent = Agent(settings, registry)
+    agent = build_agent(settings, registry)
     async with serving(agent) as url:
         answer = await get(f"{url}/healthz")
         assert answer.status == 503
@@ -174,7 +174,8 @@ async def test_binds_loopback_on_the_configured_port_and_stop_frees_it(tmp_path:
     port = free_port()
     settings = load_settings(registry, environ=False, data={"state_dir": str(tmp_path), "health": {"port": port}})
     assert settings.health.host == "127.0.0.1"
-    server = HealthServer(Agent(settings, registry))
+    agent = build_agent(settings, registry)
+    server = HealthServer(agent.view, settings)
     assert await server.start() == port
     try:
         assert (await get(f"http://127.0.0.1:{port}/nowhere")).status == 404
@@ -182,7 +183,7 @@ async def test_binds_loopback_on_the_configured_port_and_stop_frees_it(tmp_path:
         with pytest.raises(RuntimeError):
             await server.start()
         with pytest.raises(OSError):  # the port is taken: the caller decides what that means
-            await HealthServer(server.agent).start()
+            await HealthServer(agent.view, settings).start()
     finally:
         await server.stop()
     with pytest.raises(aiohttp.ClientConnectionError):
@@ -254,7 +255,7 @@ async def test_any_secret_is_masked_and_the_json_stays_valid(tmp_path: Path) -> 
     registry = collect(pm)
     odd_secret = '",\\'
     data = {"state_dir": str(tmp_path), "mqtt": {"username": "u", "password": odd_secret}, "fake": {}}
-    agent = Agent(load_settings(registry, environ=False, data=data), registry)
+    agent = build_agent(load_settings(registry, environ=False, data=data), registry)
     agent.add_devices(await agent.build_devices(registry.device_types["fake"]))
     agent.runtimes["fake/1"].status_error = f"the cloud echoed {odd_secret} back"
     async with serving(agent) as url:

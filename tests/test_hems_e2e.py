@@ -229,7 +229,7 @@ async def test_silent_hems_falls_back_to_standalone_and_a_command_takes_back_con
             prices={"source": "file", "path": str(prices)},
         )
         await w.publish("hems/controller/availability", b"online", retain=True)
-        await eventually(lambda: w.agent is not None and w.agent.hems.hems_connected)
+        await eventually(lambda: w.agent is not None and w.agent.link.hems_connected)
         assert w.writes(PUT_ROUTE) == []
         await w.advance(601)
         await eventually(lambda: len(w.writes(PUT_ROUTE)) == 1)
@@ -247,9 +247,9 @@ async def test_silent_hems_falls_back_to_standalone_and_a_command_takes_back_con
 async def test_controller_offline_drops_hems_connected_at_once(hems: World) -> None:
     await hems.publish("hems/controller/availability", b"online")
     assert hems.agent is not None
-    await eventually(lambda: hems.agent is not None and hems.agent.hems.hems_connected)
+    await eventually(lambda: hems.agent is not None and hems.agent.link.hems_connected)
     await hems.publish("hems/controller/availability", b"offline")
-    await eventually(lambda: hems.agent is not None and not hems.agent.hems.hems_connected)
+    await eventually(lambda: hems.agent is not None and not hems.agent.link.hems_connected)
 
 
 @pytest.fixture
@@ -300,17 +300,17 @@ async def test_a_changed_config_mode_at_start_clears_and_starts_fresh(hems: Worl
     await hems.command(SCHEDULE)
     await hems.stop_agent()
     agent = await hems.start_agent(operation_mode="standalone")
-    assert agent.mode.value == "standalone"
+    assert agent.modes.mode.value == "standalone"
     assert len(hems.writes(DELETE_ROUTE)) == 1
     assert agent.runtimes["charge-amps/1"].record.schedule is None
     await hems.stop_agent()
     # a run-time switch back to hems survives a restart while the config file stays unchanged
     agent = await hems.start_agent(operation_mode="standalone")
     await hems.publish("hems/agent/operation_mode/set", b"hems")
-    await eventually(lambda: agent.mode.value == "hems")
+    await eventually(lambda: agent.modes.mode.value == "hems")
     await hems.stop_agent()
     agent = await hems.start_agent(operation_mode="standalone")
-    assert agent.mode.value == "hems"
+    assert agent.modes.mode.value == "hems"
 
 
 async def test_fallback_waits_the_timeout_after_start_when_the_hems_was_never_heard(
@@ -325,7 +325,7 @@ async def test_fallback_waits_the_timeout_after_start_when_the_hems_was_never_he
         assert w.status()["ready_for_schedule"] is True
         await w.advance(300)
         assert w.agent is not None
-        assert not w.agent.hems.fallback_active
+        assert not w.agent.modes.fallback_active
         assert w.writes(PUT_ROUTE) == []
         await w.advance(305)
         await eventually(lambda: len(w.writes(PUT_ROUTE)) == 1)

@@ -22,6 +22,7 @@ import pytest
 from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from energy_agent.app.compose import build_agent
 from energy_agent.app.plugins import Registry, collect, get_plugin_manager
 from energy_agent.config import CoreSettings, StandaloneSettings, load_settings
 from energy_agent.hems.contracts import validate
@@ -322,7 +323,7 @@ def settings_for(broker: Broker, tmp_path: Path, topic_ids: list[str], **extra: 
 
 @asynccontextmanager
 async def running(settings: CoreSettings, registry: Registry) -> AsyncIterator[Agent]:
-    agent = Agent(settings, registry)
+    agent = build_agent(settings, registry)
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     started = asyncio.create_task(agent.started.wait())
@@ -441,13 +442,13 @@ async def test_controls_change_persist_and_replan(broker: Broker, recorder: Reco
             await publish(broker, topic, payload)
             await recorder.wait_for(SETTINGS, lambda message, f=field, v=value: json.loads(message)[f] == v)
         assert reasons == ["settings changed", "settings changed", "settings changed", "mode switch"]
-        assert agent.standalone_params().price_threshold_eur_kwh == 0.18
+        assert agent.modes.standalone.price_threshold == 0.18
 
     recorder.messages.clear()
     async with running(settings, registry) as restarted:
-        params = restarted.standalone_params()
-        assert (params.price_threshold_eur_kwh, params.top_x_charge_count, params.paused) == (0.18, 5, True)
-        assert restarted.mode.value == "hems"
+        params = restarted.modes.standalone
+        assert (params.price_threshold, params.top_x_charge_count, params.paused) == (0.18, 5, True)
+        assert restarted.modes.mode.value == "hems"
         assert json.loads(await count_reaches(recorder, SETTINGS, 1)) == {
             "operation_mode": "hems",
             "price_threshold": 0.18,

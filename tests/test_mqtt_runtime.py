@@ -12,10 +12,10 @@ import aiomqtt
 import pytest
 
 from energy_agent.api.domain import Period, Schedule, ScheduleSource
+from energy_agent.app.compose import build_agent
 from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import MqttSettings, load_settings
 from energy_agent.mqtt.bus import InboundMessage, MqttBus
-from energy_agent.runtime.agent import Agent
 from energy_agent.testing.mosquitto import Mosquitto as Broker
 from energy_agent.testing.recorder import Recorder
 from tests import fake_plugin
@@ -110,7 +110,7 @@ async def test_agent_publishes_status_and_capabilities_retained(
     broker: Broker, recorder: Recorder, tmp_path: Path
 ) -> None:
     settings, registry = settings_for(broker, tmp_path)
-    agent = Agent(settings, registry)
+    agent = build_agent(settings, registry)
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     try:
@@ -139,20 +139,23 @@ async def test_schedule_in_force_survives_a_restart_without_rewrite(broker: Brok
         expires_at=start + timedelta(hours=5),
         command_id="abc",
     )
-    first = Agent(settings, registry)
+    first = build_agent(settings, registry)
     stop = asyncio.Event()
     task = asyncio.create_task(first.run(stop))
     await first.started.wait()
     runtime = first.runtimes["fake/1"]
-    async with runtime.lock:
+
+    async def twice() -> None:
         assert await runtime.put_schedule(schedule) is True
         assert await runtime.put_schedule(schedule) is False, "same schedule twice must not write twice"
+
+    await runtime.submit(twice)
     stop.set()
     await task
     device = runtime.device
     assert [c[0] for c in device.writes()] == ["apply"]  # type: ignore[attr-defined]
 
-    second = Agent(settings, registry)
+    second = build_agent(settings, registry)
     stop = asyncio.Event()
     task = asyncio.create_task(second.run(stop))
     await second.started.wait()

@@ -119,8 +119,8 @@ def test_no_manager_is_built_at_import() -> None:
 def test_an_extra_config_section_reaches_plugins_through_the_device_context(tmp_path: Path) -> None:
     from pydantic import BaseModel, ConfigDict
 
+    from energy_agent.app.compose import build_agent
     from energy_agent.config import load_settings
-    from energy_agent.runtime.agent import Agent
 
     class Tariff(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -132,5 +132,5 @@ def test_an_extra_config_section_reaches_plugins_through_the_device_context(tmp_
     settings = load_settings(
         registry, data={"state_dir": str(tmp_path), "tariff": {"night_rate_eur_kwh": 0.12}}, environ=False
     )
-    agent = Agent(settings, registry)
+    agent = build_agent(settings, registry)
     assert agent.context.sections["tariff"] == Tariff(night_rate_eur_kwh=0.12)

@@ -80,20 +80,20 @@ async def test_no_write_when_the_plan_did_not_change(standalone: World, tmp_path
 async def test_a_new_cap_at_run_time_replans_at_once(standalone: World) -> None:
     await eventually(lambda: len(standalone.writes(PUT_ROUTE)) == 1)
     assert standalone.agent is not None
-    await standalone.agent.set_standalone(price_threshold=0.17)
+    await standalone.agent.commands.change_standalone(price_threshold=0.17)
     assert len(standalone.writes(PUT_ROUTE)) == 2
     curve = parse_price_curve(json.loads(EXAMPLE_PRICES.read_text()))
     expected = [(max(p.start, NOW), p.end) for p in planned(curve, NOW, 0.17, 16)]
     assert written_charging(standalone.writes(PUT_ROUTE)[1], NOW, NOW + timedelta(days=3)) == expected
     with pytest.raises(ValueError, match="top_x_charge_count"):
-        await standalone.agent.set_standalone(top_x_charge_count=0)
+        await standalone.agent.commands.change_standalone(top_x_charge_count=0)
     assert len(standalone.writes(PUT_ROUTE)) == 2
 
 
 async def test_everything_above_the_cap_means_no_charging_and_a_warning(standalone: World) -> None:
     await eventually(lambda: len(standalone.writes(PUT_ROUTE)) == 1)
     assert standalone.agent is not None
-    await standalone.agent.set_standalone(price_threshold=0.05)
+    await standalone.agent.commands.change_standalone(price_threshold=0.05)
     await eventually(lambda: len(standalone.writes(DELETE_ROUTE)) == 1)
     await eventually(lambda: standalone.status()["no_eligible_slots"] is True)
     status = standalone.status()

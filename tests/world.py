@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import aiomqtt
 import yaml
 
+from energy_agent.app.compose import build_agent
 from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings
 from energy_agent.hems import contracts
@@ -86,7 +87,7 @@ class World:
         path.write_text(yaml.safe_dump(self.config(**overrides)))
         registry = collect(get_plugin_manager())
         settings = load_settings(registry, path, environ=False)
-        self.agent = Agent(settings, registry, clock=self.clock)
+        self.agent = build_agent(settings, registry, clock=self.clock)
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(self.agent.run(self._stop))
         async with asyncio.timeout(10):

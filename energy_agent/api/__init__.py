@@ -5,6 +5,7 @@ core may change without notice. The names listed in `__all__` are stable within 
 (a new optional field, a new hook argument a plugin is free to ignore), not change. See docs/writing-plugins.md.
 """
 
+from energy_agent.api.backoff import Backoff
 from energy_agent.api.clock import Clock, SystemClock
 from energy_agent.api.devices import (
     Device,
@@ -63,6 +64,7 @@ from energy_agent.api.prices import PriceSink, PriceSource, PriceSourceType, par
 
 __all__ = [
     "DEFAULT_STANDALONE_POLICY",
+    "Backoff",
     "ChargerState",
     "Clock",
     "ConfigError",

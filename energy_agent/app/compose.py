@@ -1,13 +1,146 @@
-"""The composition root: the one place that builds an agent from settings and the plugins' registrations."""
+"""The composition root: the one place that builds the agent's parts and wires them.
+
+Parts depend on what they are handed (a bus, a clock, the mode control, a view), never on the agent; they tell
+each other about changes through `Events`. Read this function to see the whole agent at once.
+"""
 
 from __future__ import annotations
 
-from energy_agent.api.clock import Clock
+import asyncio
+
+from energy_agent.api.clock import Clock, SystemClock
+from energy_agent.api.devices import DeviceContext
+from energy_agent.api.metrics import Metrics
+from energy_agent.api.prices import PriceSource
 from energy_agent.app.plugins import Registry
 from energy_agent.config import CoreSettings
+from energy_agent.hems.payloads import AgentFacts
+from energy_agent.hems.topics import Topics
+from energy_agent.homeassistant.bridge import HomeAssistantBridge
+from energy_agent.mqtt.bus import MqttBus
+from energy_agent.prices.board import PriceBoard
 from energy_agent.runtime.agent import Agent
+from energy_agent.runtime.agent_commands import AgentCommands
+from energy_agent.runtime.devices import DeviceRuntime
+from energy_agent.runtime.events import Events
+from energy_agent.runtime.hems_commands import HemsCommands
+from energy_agent.runtime.hems_link import HemsLink
+from energy_agent.runtime.modes import ModeControl
+from energy_agent.runtime.planner import StandalonePlanner
+from energy_agent.runtime.publisher import StatusPublisher
+from energy_agent.runtime.state import StateSaver, StateStore
+from energy_agent.runtime.view import DiscoveryMemory, RuntimeView
+from energy_agent.web.health import HealthServer
 
 
-def build_agent(settings: CoreSettings, registry: Registry, *, clock: Clock | None = None) -> Agent:
-    """An agent for `settings`, with every part it needs; `await agent.run(stop)` runs it."""
-    return Agent(settings, registry, clock=clock)
+def build_agent(
+    settings: CoreSettings, registry: Registry, *, clock: Clock | None = None, bus: MqttBus | None = None
+) -> Agent:
+    """An agent for `settings` with the plugins' registrations; `await agent.run(stop)` runs it."""
+    clock = clock or SystemClock()
+    zone = settings.zone
+    events = Events()
+    topics = Topics(settings.mqtt.hems_prefix)
+    bus = bus or MqttBus(settings.mqtt, availability_topic=topics.agent_availability)
+    store = StateStore(settings.state_dir, clock)
+    state = store.load()
+    saver = StateSaver(store, state)
+    modes = ModeControl(settings, state, saver, events)
+    runtimes: dict[str, DeviceRuntime] = {}
+    metrics = Metrics()
+    context = DeviceContext(
+        clock=clock,
+        timezone=zone,
+        state_dir=settings.state_dir,
+        mqtt=bus,
+        sections={name: settings.section(name) for name in registry.config_sections},
+        metrics=metrics,
+    )
+    link = HemsLink(
+        bus=bus, topic=topics.controller_availability, clock=clock, settings=settings.hems, modes=modes, events=events
+    )
+    board = PriceBoard(clock)
+    planner = StandalonePlanner(
+        clock=clock,
+        zone=zone,
+        board=board,
+        policies=registry.policies,
+        device_types=registry.device_types,
+        modes=modes,
+        runtimes=runtimes.values,
+        events=events,
+    )
+    hems = HemsCommands(
+        bus=bus, topics=topics, clock=clock, zone=zone, modes=modes, link=link, saver=saver, events=events
+    )
+    commands = AgentCommands(
+        bus=bus, topics=topics, modes=modes, planner=planner, hems=hems, runtimes=runtimes.values, events=events
+    )
+    publisher = StatusPublisher(
+        bus=bus,
+        topics=topics,
+        clock=clock,
+        zone=zone,
+        runtimes=runtimes,
+        agent_facts=lambda: AgentFacts(modes.mode, link.hems_connected, zone),
+        events=events,
+    )
+    started = asyncio.Event()
+    view = RuntimeView(
+        settings=settings,
+        device_types=registry.device_types,
+        runtimes=runtimes,
+        modes=modes,
+        link=link,
+        hems=hems,
+        planner=planner,
+        bus=bus,
+        store=store,
+        board=board,
+        metrics=metrics,
+        status_of=publisher.status_of,
+        started=started,
+    )
+    bridge = HomeAssistantBridge(
+        view=view,
+        bus=bus,
+        topics=topics,
+        discovery_prefix=settings.mqtt.discovery_prefix,
+        commands=commands,
+        memory=DiscoveryMemory(state, saver),
+        events=events,
+    )
+    agent = Agent(
+        settings=settings,
+        device_types=registry.device_types,
+        clock=clock,
+        events=events,
+        topics=topics,
+        bus=bus,
+        store=store,
+        state=state,
+        saver=saver,
+        modes=modes,
+        link=link,
+        board=board,
+        planner=planner,
+        hems=hems,
+        commands=commands,
+        publisher=publisher,
+        context=context,
+        runtimes=runtimes,
+        view=view,
+        started=started,
+        price_source=_price_source(settings, registry, context),
+        services=[bridge],
+    )
+    if settings.health.enabled:
+        agent.services.append(HealthServer(view, settings))
+    return agent
+
+
+def _price_source(settings: CoreSettings, registry: Registry, context: DeviceContext) -> PriceSource | None:
+    prices = getattr(settings, "prices", None)
+    if prices is None:
+        return None
+    return registry.price_sources[prices.source].create(prices, context)

@@ -7,9 +7,9 @@ import logging
 import signal
 
 from energy_agent.api.clock import Clock
+from energy_agent.app.compose import build_agent
 from energy_agent.app.plugins import Registry
 from energy_agent.config import CoreSettings
-from energy_agent.runtime.agent import Agent
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ async def run_agent(settings: CoreSettings, registry: Registry, *, clock: Clock 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, _stopper(stop, signum))
     try:
-        await Agent(settings, registry, clock=clock).run(stop)
+        await build_agent(settings, registry, clock=clock).run(stop)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

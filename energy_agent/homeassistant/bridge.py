@@ -7,10 +7,10 @@ removes their entities; node ids are remembered in the agent state for that. A d
 configured but has no device up yet (its cloud was unreachable at start) keeps its entities.
 
 The mode select sends to the HEMS contract's `{hems_prefix}/agent/operation_mode/set`, which the agent
-already validates and answers on `…/result`; the bridge republishes the settings topic on every answer.
-The other controls have their own command topics and go through `Agent.set_standalone`. The bridge does not
-subscribe to the device statuses: they are the agent's busiest topic, and receiving its own would double
-the traffic a flood of HEMS commands causes.
+already validates and answers on `…/result`. The other controls have their own command topics and go through
+the agent's ordered commands (`SettingsCommands`). The settings topic follows every agent-wide change notice.
+The bridge does not subscribe to the device statuses: they are the agent's busiest topic, and receiving its
+own would double the traffic a flood of HEMS commands causes. It reads the agent through `AgentView` only.
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from energy_agent import __version__
+from energy_agent.config import StandaloneSettings
+from energy_agent.hems.payloads import dumps
+from energy_agent.hems.topics import Topics
 from energy_agent.homeassistant.controls import parse_setting, settings_payload
 from energy_agent.homeassistant.discovery import (
     DeviceInfo,
@@ -30,57 +33,79 @@ from energy_agent.homeassistant.discovery import (
     device_message,
     stale_nodes,
 )
-from energy_agent.mqtt.bus import ONLINE, InboundMessage, NotConnectedError
-from energy_agent.runtime.device import dumps
-
-if TYPE_CHECKING:
-    from energy_agent.runtime.agent import Agent
+from energy_agent.mqtt.bus import ONLINE, InboundMessage, MqttBus, NotConnectedError
+from energy_agent.runtime.events import AgentChanged, CommandAnswered, Events
+from energy_agent.runtime.view import AgentView, DiscoveryMemory
 
 log = logging.getLogger(__name__)
+
+
+class SettingsCommands(Protocol):
+    """Where the controls' changes go: the agent's ordered commands."""
+
+    async def change_standalone(self, **changes: Any) -> StandaloneSettings:
+        """Apply run-time changes after the commands before them; ValueError says what is wrong."""
+        ...
 
 
 class HomeAssistantBridge:
     """Announces the agent and its devices to Home Assistant and carries out its controls."""
 
-    def __init__(self, agent: Agent, *, sw_version: str = __version__) -> None:
-        self.agent = agent
-        self.context = DiscoveryContext(
-            topics=agent.topics, discovery_prefix=agent.settings.mqtt.discovery_prefix, sw_version=sw_version
-        )
+    name = "Home Assistant bridge"
+
+    def __init__(
+        self,
+        *,
+        view: AgentView,
+        bus: MqttBus,
+        topics: Topics,
+        discovery_prefix: str,
+        commands: SettingsCommands,
+        memory: DiscoveryMemory,
+        events: Events,
+        sw_version: str = __version__,
+    ) -> None:
+        self._view = view
+        self._bus = bus
+        self._topics = topics
+        self._commands = commands
+        self._memory = memory
+        self._events = events
+        self.context = DiscoveryContext(topics=topics, discovery_prefix=discovery_prefix, sw_version=sw_version)
         self._discovery_lock = asyncio.Lock()
         self._settings_lock = asyncio.Lock()
         self._announced: frozenset[str] = frozenset()
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    def start(self) -> None:
-        """Register the subscriptions and the connect listener; the bus delivers from then on."""
-        bus = self.agent.bus
+    async def start(self) -> None:
+        """Register the subscriptions, the connect listener and the change listener; the bus delivers from then on."""
+        bus = self._bus
         bus.subscribe_messages(self.context.birth_topic, self._on_birth)
         bus.subscribe_messages(self.context.setting_command_filter, self._on_setting)
-        bus.subscribe_messages(self.agent.topics.mode_result, self._on_mode_result)
-        bus.subscribe_messages(f"{self.agent.topics.prefix}/+/+/capabilities", self._on_capabilities)
+        bus.subscribe_messages(f"{self._topics.prefix}/+/+/capabilities", self._on_capabilities)
         bus.on_connect(self._on_connect)
+        self._events.subscribe(AgentChanged, lambda event: self._settings_changed(event.reason))
+        # every answer to a mode command, refused ones too, re-syncs the select with the mode in force
+        self._events.subscribe(CommandAnswered, self._on_answer)
+
+    async def stop(self) -> None:
+        """Nothing to release: the bus is the agent's."""
 
     # -- publishing --------------------------------------------------------------------------------
     def messages(self) -> list[DiscoveryMessage]:
         """The discovery messages of the agent and of every device running now."""
         messages = [agent_message(self.context)]
-        for runtime in list(self.agent.runtimes.values()):
-            device = runtime.device
+        for device in self._view.devices():
             try:
                 messages.append(
                     device_message(DeviceInfo(device.device_type, device.topic_id, device.name), self.context)
                 )
             except ValueError as exc:
-                log.error("%s: not announced to Home Assistant: %s", runtime.key, exc)
+                log.error("%s: not announced to Home Assistant: %s", device.key, exc)
         return messages
 
     def _pending_prefixes(self) -> tuple[str, ...]:
-        running = {runtime.device.device_type for runtime in self.agent.runtimes.values()}
-        return tuple(
-            self.context.device_type_prefix(device_type.name)
-            for device_type in self.agent.registry.device_types.values()
-            if device_type.name not in running and self.agent.settings.section(device_type.config_section) is not None
-        )
+        return tuple(self.context.device_type_prefix(name) for name in self._view.pending_device_types())
 
     async def publish_discovery(self, *, only_new_devices: bool = False) -> None:
         """Publish every node's retained config, remove the nodes of devices that are gone, remember the rest.
@@ -88,47 +113,44 @@ class HomeAssistantBridge:
         With `only_new_devices`, nothing is published unless a device runs that was not announced yet.
         """
         async with self._discovery_lock:
-            keys = frozenset(self.agent.runtimes)
+            keys = frozenset(device.key for device in self._view.devices())
             if only_new_devices and keys <= self._announced:
                 return
             messages = self.messages()
             current = [m.node_id for m in messages]
-            state = self.agent.state
-            stale = stale_nodes(state.discovery_nodes, current, self._pending_prefixes())
+            known = self._memory.nodes
+            stale = stale_nodes(known, current, self._pending_prefixes())
             try:
                 for message in messages:
-                    await self.agent.bus.publish(message.topic, message.encoded(), retain=True)
+                    await self._bus.publish(message.topic, message.encoded(), retain=True)
                 for node_id in stale:
-                    await self.agent.bus.publish(self.context.discovery_topic(node_id), b"", retain=True)
+                    await self._bus.publish(self.context.discovery_topic(node_id), b"", retain=True)
             except NotConnectedError as exc:
                 log.debug("discovery not published (%s); it is published again on connect", exc)
                 return
             if stale:
                 log.info("removed from Home Assistant: %s", ", ".join(stale))
-            remembered = sorted((set(state.discovery_nodes) - set(stale)) | set(current))
-            if remembered != state.discovery_nodes:
-                state.discovery_nodes = remembered
-                self.agent.persist()
+            self._memory.remember(sorted((set(known) - set(stale)) | set(current)))
             if keys != self._announced:
                 log.info("Home Assistant discovery published for %s", ", ".join(current))
             self._announced = keys
 
     async def publish_settings(self) -> None:
         """Publish the retained settings in force (the state of the controls); skipped while disconnected."""
-        payload = settings_payload(self.agent.mode.value, self.agent.standalone_params())
+        payload = settings_payload(self._view.mode.value, self._view.standalone)
         with contextlib.suppress(NotConnectedError):
-            await self.agent.bus.publish(self.context.settings_topic, dumps(payload), retain=True)
+            await self._bus.publish(self.context.settings_topic, dumps(payload), retain=True)
 
     async def publish_all(self) -> None:
-        """Discovery, every device status and the settings, in that order."""
+        """Discovery, every device status (through a change notice) and the settings."""
         await self.publish_discovery()
-        await self.agent.publish_all_status()
+        self._events.emit(AgentChanged("home assistant restarted"))
         await self.publish_settings()
 
     # -- handlers ----------------------------------------------------------------------------------
     async def _on_connect(self) -> None:
         # Before the devices are built, a discovery would take the entities of every device away.
-        await self.agent.started.wait()
+        await self._view.started.wait()
         await self.publish_discovery()
         await self.publish_settings()
 
@@ -136,17 +158,24 @@ class HomeAssistantBridge:
         # A retained birth is an old one, delivered because we subscribed; only a live one means a restart.
         if message.retain or message.payload.strip().decode(errors="replace").lower() != ONLINE:
             return
-        if not self.agent.started.is_set():
+        if not self._view.started.is_set():
             return  # the connect listener publishes everything once the devices are up
         log.info("Home Assistant is online: publishing discovery and states again")
         await self.publish_all()
 
     async def _on_capabilities(self, message: InboundMessage) -> None:
-        if self.agent.started.is_set():
+        if self._view.started.is_set():
             await self.publish_discovery(only_new_devices=True)
 
-    async def _on_mode_result(self, message: InboundMessage) -> None:
-        await self.publish_settings()
+    def _on_answer(self, event: CommandAnswered) -> None:
+        if event.key is None:
+            self._settings_changed("mode")
+
+    def _settings_changed(self, reason: str) -> None:
+        if reason in ("mode", "standalone settings"):
+            task = asyncio.get_running_loop().create_task(self.publish_settings(), name="publish settings")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _on_setting(self, message: InboundMessage) -> None:
         setting = message.topic.removeprefix(f"{self.context.settings_topic}/").removesuffix("/set")
@@ -156,7 +185,7 @@ class HomeAssistantBridge:
         async with self._settings_lock:
             try:
                 value = parse_setting(setting, message.payload)
-                await self.agent.set_standalone(**{setting: value})
+                await self._commands.change_standalone(**{setting: value})
             except ValueError as exc:
                 log.warning("Home Assistant: %s change refused: %s", setting, exc)
             await self.publish_settings()

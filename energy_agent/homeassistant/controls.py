@@ -1,7 +1,7 @@
 """The standalone settings Home Assistant may change, and the parsing of its command payloads.
 
 Parsing only checks the form (a number, a whole number, on/off); the range is checked by
-`Agent.set_standalone` against the config model, so the two can never disagree.
+the agent's `ModeControl` against the config model, so the two can never disagree.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from energy_agent.standalone.planner import StandaloneParams
+from energy_agent.config import StandaloneSettings
 
 SETTINGS = ("price_threshold", "top_x_charge_count", "paused")
 """The settings with a command topic of their own (the mode uses the HEMS contract's topic)."""
@@ -49,11 +49,11 @@ def parse_setting(setting: str, payload: bytes) -> Any:
     return number
 
 
-def settings_payload(operation_mode: str, params: StandaloneParams) -> dict[str, Any]:
+def settings_payload(operation_mode: str, standalone: StandaloneSettings) -> dict[str, Any]:
     """The retained settings topic: the mode and the standalone knobs in force."""
     return {
         "operation_mode": operation_mode,
-        "price_threshold": params.price_threshold_eur_kwh,
-        "top_x_charge_count": params.top_x_charge_count,
-        "paused": params.paused,
+        "price_threshold": standalone.price_threshold,
+        "top_x_charge_count": standalone.top_x_charge_count,
+        "paused": standalone.paused,
     }

@@ -4,12 +4,16 @@
 - `Mosquitto`: a private broker process on a free port; `fixtures.broker` and `fixtures.recorder` for pytest.
 - `Recorder` / `recording`: an MQTT client that records what is published.
 - `EmbeddedBroker`: an in-process MQTT 3.1.1 broker (the demo's), when no Mosquitto is installed.
-- `plugin_registry`, `load_config`, `running_agent`: a whole agent built as `energy-agent run` builds it.
-- `sample_curve`, `curve_json`: a realistic day-ahead price curve.
+- `plugin_registry`, `load_config`, `running_agent`/`RunningAgent`: a whole agent built as `energy-agent run`
+  builds it; `contract_problems`: a payload checked against the published HEMS contract.
+- `sample_curve`, `curve_json`: a realistic day-ahead price curve; `machine_timezone`: the zone an agent
+  defaults to.
 - `eventually`: wait in real time for work that crosses sockets.
 """
 
-from energy_agent.testing.agent import RunningAgent, load_config, plugin_registry, running_agent
+from energy_agent.config import machine_timezone
+from energy_agent.runtime.view import AgentView, DeviceView
+from energy_agent.testing.agent import RunningAgent, contract_problems, load_config, plugin_registry, running_agent
 from energy_agent.testing.broker import EmbeddedBroker, free_port
 from energy_agent.testing.clock import ManualClock
 from energy_agent.testing.mosquitto import Mosquitto, MosquittoNotFoundError
@@ -18,16 +22,20 @@ from energy_agent.testing.recorder import Recorder, recording
 from energy_agent.testing.waiting import eventually
 
 __all__ = [
+    "AgentView",
+    "DeviceView",
     "EmbeddedBroker",
     "ManualClock",
     "Mosquitto",
     "MosquittoNotFoundError",
     "Recorder",
     "RunningAgent",
+    "contract_problems",
     "curve_json",
     "eventually",
     "free_port",
     "load_config",
+    "machine_timezone",
     "plugin_registry",
     "recording",
     "running_agent",

@@ -11,7 +11,9 @@ from energy_agent.api.clock import Clock
 from energy_agent.app.compose import build_agent
 from energy_agent.app.plugins import Registry, collect, get_plugin_manager
 from energy_agent.config import CoreSettings, load_settings
+from energy_agent.hems import contracts
 from energy_agent.runtime.agent import Agent
+from energy_agent.runtime.view import AgentView
 
 START_TIMEOUT_S = 10.0
 
@@ -25,6 +27,11 @@ def plugin_registry(*plugins: object, entry_points: bool = False) -> Registry:
     for plugin in plugins:
         pm.register(plugin, name=getattr(plugin, "__name__", None))
     return collect(pm)
+
+
+def contract_problems(name: str, instance: Any) -> list[str]:
+    """How `instance` breaks the published contract schema `name` (e.g. `hems/v1/status`), one line each."""
+    return [f"{problem.path}: {problem.message}" for problem in contracts.validate(name, instance)]
 
 
 def load_config(document: Mapping[str, Any], registry: Registry) -> CoreSettings:
@@ -43,6 +50,11 @@ class RunningAgent:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    @classmethod
+    def build(cls, settings: CoreSettings, registry: Registry, *, clock: Clock | None = None) -> RunningAgent:
+        """An agent for validated settings, not started yet."""
+        return cls(build_agent(settings, registry, clock=clock))
+
     async def start(self) -> None:
         """Run the agent and wait until its devices are built and the broker is connected."""
         self._task = asyncio.create_task(self._agent.run(self._stop), name="agent under test")
@@ -56,18 +68,23 @@ class RunningAgent:
             await self._agent.bus.wait_connected()
 
     @property
+    def view(self) -> AgentView:
+        """What may be read of the running agent: mode, devices and their statuses, health."""
+        return self._agent.view
+
+    @property
     def device_keys(self) -> list[str]:
         """The running devices, as `{device_type}/{topic_id}`."""
-        return sorted(self._agent.runtimes)
+        return [device.key for device in self.view.devices()]
 
     def status(self, key: str) -> dict[str, Any]:
         """The contract status payload of one device, as the agent would publish it now."""
-        return self._agent.status_payload_for(self._agent.runtimes[key])
+        return next(device.status for device in self.view.devices() if device.key == key)
 
     @property
     def operation_mode(self) -> str:
         """The operation mode in force."""
-        return self._agent.mode.value
+        return self.view.mode.value
 
     async def stop(self) -> None:
         """Stop the agent the way SIGTERM does: `offline`, devices closed, state saved."""
@@ -82,7 +99,7 @@ async def running_agent(
     document: Mapping[str, Any], *, registry: Registry, clock: Clock | None = None
 ) -> AsyncIterator[RunningAgent]:
     """Start an agent for `document` with the plugins of `registry`; stop it when the block ends."""
-    running = RunningAgent(build_agent(load_config(document, registry), registry, clock=clock))
+    running = RunningAgent.build(load_config(document, registry), registry, clock=clock)
     await running.start()
     try:
         yield running

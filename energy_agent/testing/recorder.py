@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import aiomqtt
 
@@ -48,12 +48,15 @@ class Recorder:
 
 
 @asynccontextmanager
-async def recording(host: str, port: int, *topic_filters: str) -> AsyncIterator[Recorder]:
-    """A Recorder subscribed to `topic_filters` (default `#`) on the broker at host:port (MQTT 5) for the block.
+async def recording(
+    host: str, port: int, *topic_filters: str, protocol: Literal["5", "3.1.1"] = "5"
+) -> AsyncIterator[Recorder]:
+    """A Recorder subscribed to `topic_filters` (default `#`) on the broker at host:port for the block.
 
     Retained messages on the filters arrive first.
     """
-    async with aiomqtt.Client(host, port, protocol=aiomqtt.ProtocolVersion.V5) as client:
+    version = aiomqtt.ProtocolVersion.V5 if protocol == "5" else aiomqtt.ProtocolVersion.V311
+    async with aiomqtt.Client(host, port, protocol=version) as client:
         for topic_filter in topic_filters or ("#",):
             await client.subscribe(topic_filter, qos=1)
         recorder = Recorder(client)

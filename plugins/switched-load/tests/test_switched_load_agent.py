@@ -17,14 +17,16 @@ from zoneinfo import ZoneInfo
 import aiomqtt
 import pytest
 
-from energy_agent.app.plugins import collect, get_plugin_manager
-from energy_agent.config import load_settings
-from energy_agent.hems import contracts
-from energy_agent.runtime.agent import Agent
-from energy_agent.testing.clock import ManualClock
-from energy_agent.testing.mosquitto import Mosquitto as Broker
-from energy_agent.testing.recorder import Recorder
-from energy_agent.testing.waiting import eventually
+from energy_agent.testing import (
+    ManualClock,
+    Mosquitto,
+    Recorder,
+    RunningAgent,
+    contract_problems,
+    eventually,
+    load_config,
+    plugin_registry,
+)
 
 AMS = ZoneInfo("Europe/Amsterdam")
 BASE = "hems/switched-load/boiler"
@@ -46,14 +48,12 @@ def at(hours: float, start: datetime = NOW) -> str:
 class LoadWorld:
     """A broker, an agent with one MQTT-driven load, a recorder of everything published, a shared ManualClock."""
 
-    def __init__(self, broker: Broker, recorder: Recorder, tmp_path: Path, start: datetime) -> None:
+    def __init__(self, broker: Mosquitto, recorder: Recorder, tmp_path: Path, start: datetime) -> None:
         self.broker = broker
         self.recorder = recorder
         self.tmp_path = tmp_path
         self.clock = ManualClock(start)
-        self.agent: Agent | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
+        self.agent: RunningAgent | None = None
 
     def config(self, **overrides: Any) -> dict[str, Any]:
         """The agent's config document."""
@@ -79,25 +79,20 @@ class LoadWorld:
         document.update(overrides)
         return document
 
-    async def start_agent(self, monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> Agent:
+    async def start_agent(self, monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> RunningAgent:
         """Start the agent with only this plugin loaded (through its entry point) and wait until it is online."""
         monkeypatch.setenv("ENERGY_AGENT_PLUGINS", "switched_load")
-        registry = collect(get_plugin_manager())
-        settings = load_settings(registry, data=self.config(**overrides), environ=False)
-        self.agent = Agent(settings, registry, clock=self.clock)
-        self._task = asyncio.create_task(self.agent.run(self._stop))
-        async with asyncio.timeout(10):
-            await self.agent.started.wait()
-            await self.agent.bus.wait_connected()
+        registry = plugin_registry(entry_points=True)
+        self.agent = RunningAgent.build(load_config(self.config(**overrides), registry), registry, clock=self.clock)
+        await self.agent.start()
         # the command subscriptions are in place once the agent has published the load's status
         await self.recorder.wait_for(f"{BASE}/status")
         return self.agent
 
     async def stop_agent(self) -> None:
         """Stop the agent the way SIGTERM does."""
-        if self._task is not None:
-            self._stop.set()
-            await self._task
+        if self.agent is not None:
+            await self.agent.stop()
             self._task = None
 
     async def publish(self, topic: str, payload: bytes | str) -> None:
@@ -152,14 +147,14 @@ class LoadWorld:
         checked = 0
         for suffix in suffixes:
             for instance in self.recorder.json(BASE + suffix):
-                problems = contracts.validate(CONTRACT_FOR[suffix], instance)
+                problems = contract_problems(CONTRACT_FOR[suffix], instance)
                 assert not problems, f"{BASE}{suffix}: {problems} in {instance}"
                 checked += 1
         return checked
 
 
 @pytest.fixture
-async def world(broker: Broker, recorder: Recorder, tmp_path: Path) -> AsyncIterator[LoadWorld]:
+async def world(broker: Mosquitto, recorder: Recorder, tmp_path: Path) -> AsyncIterator[LoadWorld]:
     instance = LoadWorld(broker, recorder, tmp_path, NOW)
     try:
         yield instance
@@ -273,7 +268,7 @@ def price_file(path: Path, day: datetime, prices: list[float]) -> Path:
 
 
 async def test_standalone_runs_the_load_in_the_cheapest_hours_under_the_cap(
-    broker: Broker, recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    broker: Mosquitto, recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     midnight = datetime(2026, 11, 25, tzinfo=AMS)
     prices = [0.30] * 24

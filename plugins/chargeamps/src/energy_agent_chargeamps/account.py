@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from energy_agent.api import Backoff
 from energy_agent.api.clock import Clock
 from energy_agent.api.errors import DeviceAuthError
 from energy_agent.api.metrics import Metrics
@@ -30,8 +31,8 @@ from energy_agent_chargeamps.config import ChargeAmpsConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-AUTH_BACKOFF_MIN_S = 300.0
-AUTH_BACKOFF_MAX_S = 3600.0
+AUTH_PAUSE = Backoff(first_s=300.0, max_s=3600.0)
+"""How long cloud calls pause after the cloud refused the login: 5 min, doubling to 1 h while it keeps refusing."""
 
 METRICS_DEVICE_TYPE = "charge-amps"
 """The device type cloud calls are counted under (`connector.DEVICE_TYPE`; that module imports this one)."""
@@ -72,9 +73,9 @@ class ChargeAmpsAccount:
         self.config = config
         self.clock = clock
         self.metrics = metrics or Metrics()
-        self._auth_blocked_until: datetime | None = None
-        self._auth_backoff_s = 0.0
         """Where every cloud call is counted and timed (the agent's, from `DeviceContext.metrics`)."""
+        self._auth_blocked_until: datetime | None = None
+        self._auth_refusals = 0
         self._session = session
         self._owns_session = session is None
         self._client: UserAppClient | OfficialClient | None = None
@@ -155,11 +156,12 @@ class ChargeAmpsAccount:
             except ChargeAmpsError as exc:
                 error = to_device_error(exc)
                 if isinstance(exc, ChargeAmpsAuthError) and exc.login_refused:
-                    self._auth_backoff_s = min(AUTH_BACKOFF_MAX_S, self._auth_backoff_s * 2 or AUTH_BACKOFF_MIN_S)
-                    self._auth_blocked_until = self.clock.now() + timedelta(seconds=self._auth_backoff_s)
-                    log.error("%s; pausing cloud calls for %.0f s", error, self._auth_backoff_s)
+                    self._auth_refusals += 1
+                    pause_s = AUTH_PAUSE.after(self._auth_refusals)
+                    self._auth_blocked_until = self.clock.now() + timedelta(seconds=pause_s)
+                    log.error("%s; pausing cloud calls for %.0f s", error, pause_s)
                 raise error from exc
-        self._auth_backoff_s = 0.0
+        self._auth_refusals = 0
         self._auth_blocked_until = None
         return result
 

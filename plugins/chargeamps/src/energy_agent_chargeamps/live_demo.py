@@ -12,10 +12,9 @@ import contextlib
 import json
 import signal
 import tempfile
-from collections import deque
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from rich.console import Console, Group
@@ -23,13 +22,18 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from energy_agent.api.clock import SystemClock
-from energy_agent.app.plugins import collect, get_plugin_manager
-from energy_agent.config import load_settings, machine_timezone
-from energy_agent.mqtt.bus import InboundMessage
-from energy_agent.runtime.agent import Agent
-from energy_agent.testing.broker import EmbeddedBroker
-from energy_agent.testing.prices import curve_json, sample_curve
+from energy_agent.api import SystemClock
+from energy_agent.testing import (
+    AgentView,
+    EmbeddedBroker,
+    Recorder,
+    curve_json,
+    machine_timezone,
+    plugin_registry,
+    recording,
+    running_agent,
+    sample_curve,
+)
 from energy_agent_chargeamps.simulator import (
     DEMO_API_KEY,
     DEMO_CHARGE_POINT_ID,
@@ -40,50 +44,50 @@ from energy_agent_chargeamps.simulator import (
 )
 
 DEVICE_KEY = "charge-amps/1"
+STATUS_FIELDS = ("state", "current_power_kw", "session_energy_kwh", "schedule_source", "schedule_active",
+                 "next_period_start", "next_period_end", "last_command_result", "last_error")  # fmt: skip
 
 
 class DemoView:
-    """What the terminal shows; built from the running agent on every refresh."""
+    """What the terminal shows; built from the running agent's view and the answers on the broker."""
 
-    def __init__(self, agent: Agent, broker: str) -> None:
+    def __init__(self, agent: AgentView, broker: str, answers: Recorder, fallback: str) -> None:
         self.agent = agent
         self.broker = broker
-        self.commands: deque[dict[str, Any]] = deque(maxlen=8)
+        self.answers = answers
+        self.fallback = fallback
 
-    async def on_result(self, message: InboundMessage) -> None:
-        """Remember each HEMS answer for the log panel."""
-        with contextlib.suppress(ValueError):
-            answer = json.loads(message.payload)
-            answer["_topic"] = message.topic
-            self.commands.appendleft(answer)
+    @property
+    def commands(self) -> list[dict[str, Any]]:
+        """The last HEMS answers, newest first."""
+        found = []
+        for message in reversed(self.answers.messages[-8:]):
+            with contextlib.suppress(ValueError, TypeError):
+                found.append(json.loads(bytes(message.payload)))
+        return found
 
     def render(self) -> Group:
         """The whole screen."""
         agent = self.agent
-        zone = agent.settings.zone
         header = Table.grid(padding=(0, 2))
         header.add_row(
             f"[b]mode[/b] {agent.mode.value}",
-            f"[b]broker[/b] {self.broker} ({'connected' if agent.bus.connected else 'not connected'})",
-            f"[b]HEMS heard[/b] {'yes' if agent.hems.hems_connected else 'no'}",
-            f"[b]fallback[/b] {agent.settings.hems.fallback}",
+            f"[b]broker[/b] {self.broker} ({'connected' if agent.mqtt.connected else 'not connected'})",
+            f"[b]HEMS heard[/b] {'yes' if agent.hems_connected else 'no'}",
+            f"[b]fallback[/b] {self.fallback}",
         )
-        parts: list[Any] = [
-            Panel(header, title="energy-agent demo"),
-        ]
-        runtime = agent.runtimes.get(DEVICE_KEY)
-        if runtime is not None:
-            payload = agent.status_payload_for(runtime)
+        parts: list[Any] = [Panel(header, title="energy-agent demo")]
+        charger = next((device for device in agent.devices() if device.key == DEVICE_KEY), None)
+        if charger is not None:
             status = Table.grid(padding=(0, 2))
-            for key in ("state", "current_power_kw", "session_energy_kwh", "schedule_source", "schedule_active",
-                        "next_period_start", "next_period_end", "last_command_result", "last_error"):  # fmt: skip
-                status.add_row(key, str(payload.get(key)))
+            for key in STATUS_FIELDS:
+                status.add_row(key, str(charger.status.get(key)))
             parts.append(Panel(status, title="charger HALO connector 1 (simulated)"))
-            plan = agent.planner.last_plans.get(DEVICE_KEY)
+            plan = agent.plan(DEVICE_KEY)
             if plan is not None:
-                parts.append(Panel(self._plan_table(plan.explanation.get("days", []), zone), title=self._plan_title()))
-            elif runtime.plan.warnings:
-                parts.append(Panel("\n".join(runtime.plan.warnings), title="plan"))
+                parts.append(Panel(self._plan_table(plan.explanation.get("days", [])), title=self._plan_title()))
+            elif charger.status.get("warnings"):
+                parts.append(Panel("\n".join(charger.status["warnings"]), title="plan"))
         log = Table("command", "id", "accepted", "errors / warnings", expand=True)
         for answer in self.commands:
             notes = answer.get("errors") or answer.get("warnings") or []
@@ -97,12 +101,12 @@ class DemoView:
         return Group(*parts)
 
     def _plan_title(self) -> str:
-        params = self.agent.standalone_params()
-        cap = "no cap" if params.price_threshold_eur_kwh is None else f"cap {params.price_threshold_eur_kwh} EUR/kWh"
+        params = self.agent.standalone
+        cap = "no cap" if params.price_threshold is None else f"cap {params.price_threshold} EUR/kWh"
         return f"standalone plan ({cap}, top {params.top_x_charge_count} price levels)"
 
     @staticmethod
-    def _plan_table(days: list[dict[str, Any]], zone: ZoneInfo) -> Table:
+    def _plan_table(days: list[dict[str, Any]]) -> Table:
         table = Table("day", "charge periods", "levels", "above cap", "warning", expand=True)
         for day in days:
             periods = ", ".join(f"{p['start'][11:16]}–{p['end'][11:16]}" for p in day["periods"]) or "none"
@@ -126,10 +130,11 @@ async def run_demo(
     clock = SystemClock()
     today = clock.now().astimezone(zone).date()
     embedded: EmbeddedBroker | None = None
+    protocol: Literal["5", "3.1.1"]
     if broker is None:
         embedded = EmbeddedBroker()
         port = await embedded.start()
-        host, protocol = "127.0.0.1", "3.1.1"
+        host, protocol = "127.0.0.1", "3.1.1"  # the embedded broker speaks MQTT 3.1.1 only
     else:
         host, _, port_text = broker.rpartition(":")
         port, protocol = int(port_text), "5"
@@ -156,9 +161,6 @@ async def run_demo(
                 "poll_interval_s": 5,
             },
         }
-        registry = collect(get_plugin_manager())
-        settings = load_settings(registry, data=document, environ=False)
-        agent = Agent(settings, registry, clock=clock)
         where = f"{host}:{port}"
         period_start = (clock.now() + timedelta(minutes=2)).astimezone(zone).replace(second=0, microsecond=0)
         period_end = period_start + timedelta(hours=1)
@@ -169,39 +171,38 @@ async def run_demo(
             f"energy-agent hems clear 1 --broker {where}",
             f"energy-agent hems mode standalone --broker {where}",
         ]
-        view = DemoView(agent, where)
-        agent.bus.subscribe_messages(f"{settings.mqtt.hems_prefix}/+/+/schedule/result", view.on_result)
-        agent.bus.subscribe_messages(agent.topics.mode_result, view.on_result)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        task = asyncio.create_task(agent.run(stop))
+        answer_topics = ("hems/+/+/schedule/result", "hems/agent/operation_mode/result")
         try:
-            async with asyncio.timeout(15):
-                await agent.started.wait()
-            # Printed once, unwrapped, above the live view: each line can be copied whole into another terminal.
-            console.print("Try this in another terminal (each line as it is):", style="bold")
-            for line in try_lines:
-                console.print(line, soft_wrap=True, markup=False, highlight=False)
-            with Live(view.render(), console=console, refresh_per_second=2, transient=False) as live:
-                deadline = None if duration_s is None else loop.time() + duration_s
-                while not stop.is_set() and (deadline is None or loop.time() < deadline):
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=1.0)
-                    live.update(view.render())
+            async with (
+                recording(host, port, *answer_topics, protocol=protocol) as answers,
+                running_agent(document, registry=plugin_registry(entry_points=True), clock=clock) as agent,
+            ):
+                view = DemoView(agent.view, where, answers, fallback="none")
+                # Printed once, unwrapped, above the live view: each line can be copied whole into another terminal.
+                console.print("Try this in another terminal (each line as it is):", style="bold")
+                for line in try_lines:
+                    console.print(line, soft_wrap=True, markup=False, highlight=False)
+                with Live(view.render(), console=console, refresh_per_second=2, transient=False) as live:
+                    deadline = None if duration_s is None else loop.time() + duration_s
+                    while not stop.is_set() and (deadline is None or loop.time() < deadline):
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), timeout=1.0)
+                        live.update(view.render())
+                charger = next((d for d in agent.view.devices() if d.key == DEVICE_KEY), None)
+                commands = view.commands
         finally:
-            stop.set()
-            await task
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
             await sim.stop()
             if embedded is not None:
                 await embedded.stop()
-        runtime = agent.runtimes.get(DEVICE_KEY)
         return {
             "broker": where,
             "schedule_writes": len(sim.requests("PUT /api/smartChargingSchedules")),
-            "schedule_source": runtime.source.value if runtime else None,
-            "commands": list(view.commands),
+            "schedule_source": charger.status["schedule_source"] if charger else None,
+            "commands": commands,
         }

@@ -1,37 +1,34 @@
-"""Standalone planning: prices in, a plan per device, written through the device runtime.
+"""Standalone planning at run time: prices in, a policy's plan per device, written through the device's queue.
 
-Re-plans when the price curve changes, when the local day changes, when the cap or top-X change at run
-time, and when standalone takes over (mode switch or HEMS fallback). A plan that equals the schedule in
-force makes no device write (the runtime compares whole plans).
+Re-plans when the price curve changes, when the local day changes, every `retry_s` (so a failed write or
+stale prices are retried), when a standalone setting changes, and when standalone takes over (a mode switch
+or the HEMS fallback). A plan that equals the schedule in force makes no device write (the runtime compares
+whole plans). Only planning runs here; the policies themselves are pure (`energy_agent.standalone`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from energy_agent.api.clock import Clock
-from energy_agent.api.devices import PolicyOptionsSource, controls_current
+from energy_agent.api.devices import DeviceType, PolicyOptionsSource, controls_current
 from energy_agent.api.domain import PriceCurve, Schedule, ScheduleSource
 from energy_agent.api.errors import DeviceError
 from energy_agent.api.planning import Plan, PlanRequest, StandalonePolicy
+from energy_agent.config import StandaloneSettings
 from energy_agent.prices.board import PriceBoard, curve_freshness
-from energy_agent.runtime.device import DeviceRuntime, PlanInfo
+from energy_agent.runtime.devices import DeviceRuntime, PlanInfo
+from energy_agent.runtime.events import AgentChanged, Events
+from energy_agent.runtime.modes import ModeControl
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class StandaloneParams:
-    """The knobs of standalone planning in force (config, possibly overridden at run time)."""
-
-    price_threshold_eur_kwh: float | None
-    top_x_charge_count: int
-    paused: bool = False
+REPLAN_ON = frozenset({"fallback"})
+"""AgentChanged reasons that call for a new plan (mode and settings commands re-plan themselves: `AgentCommands`)."""
 
 
 class StandalonePlanner:
@@ -43,33 +40,46 @@ class StandalonePlanner:
         clock: Clock,
         zone: ZoneInfo,
         board: PriceBoard,
-        policies: dict[str, StandalonePolicy],
-        policy_for: Callable[[DeviceRuntime], str | None],
-        params: Callable[[], StandaloneParams],
-        in_force: Callable[[], bool],
+        policies: Mapping[str, StandalonePolicy],
+        device_types: Mapping[str, DeviceType],
+        modes: ModeControl,
         runtimes: Callable[[], Iterable[DeviceRuntime]],
+        events: Events,
     ) -> None:
         self.clock = clock
         self.zone = zone
         self.board = board
         self.policies = policies
-        self._policy_for = policy_for
-        self._params = params
-        self._in_force = in_force
+        self._device_types = device_types
+        self._modes = modes
         self._runtimes = runtimes
         self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.last_plans: dict[str, Plan] = {}
         board.subscribe(self._on_curve)
+        events.subscribe(AgentChanged, self._on_agent_change)
 
     async def _on_curve(self, curve: PriceCurve) -> None:
         await self.replan("new prices")
 
-    def plan_for(self, runtime: DeviceRuntime, curve: PriceCurve, now: datetime) -> tuple[Plan, Schedule]:
+    def _on_agent_change(self, event: AgentChanged) -> None:
+        if event.reason in REPLAN_ON:
+            task = asyncio.get_running_loop().create_task(self.replan(event.reason), name="replan")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def policy_name(self, runtime: DeviceRuntime) -> str | None:
+        """The standalone policy that plans this device; None when its type names none."""
+        device_type = self._device_types.get(runtime.device.device_type)
+        return device_type.default_policy if device_type else None
+
+    def plan_for(
+        self, runtime: DeviceRuntime, curve: PriceCurve, now: datetime, params: StandaloneSettings
+    ) -> tuple[Plan, Schedule]:
         """The plan and the schedule to put in force for one device."""
-        name = self._policy_for(runtime)
+        name = self.policy_name(runtime)
         if name is None or name not in self.policies:
             raise LookupError(f"no standalone policy for {runtime.key} (wanted {name!r})")
-        params = self._params()
         device = runtime.device
         max_current_a = device.capabilities.max_current_a if controls_current(device.capabilities) else None
         plan = self.policies[name].plan(
@@ -77,7 +87,7 @@ class StandalonePlanner:
                 prices=curve,
                 now=now,
                 timezone=self.zone,
-                price_threshold_eur_kwh=params.price_threshold_eur_kwh,
+                price_threshold_eur_kwh=params.price_threshold,
                 top_x_charge_count=params.top_x_charge_count,
                 max_current_a=max_current_a,
                 options=device.policy_options if isinstance(device, PolicyOptionsSource) else {},
@@ -95,57 +105,59 @@ class StandalonePlanner:
 
     async def replan(self, reason: str) -> None:
         """Plan every device now, if standalone is in force; failures are logged and retried next time."""
-        if not self._in_force():
+        if not self._modes.standalone_in_force:
             return
         async with self._lock:
             now = self.clock.now()
             curve = self.board.curve
-            params = self._params()
+            params = self._modes.standalone
             stale = curve_freshness(curve, now)
-            for runtime in self._runtimes():
-                await self._replan_one(runtime, curve, now, stale, params, reason)
+            writes = [self._replan_one(runtime, curve, now, stale, params, reason) for runtime in self._runtimes()]
+            await asyncio.gather(*writes)
 
-    async def _replan_one(
+    def _replan_one(
         self,
         runtime: DeviceRuntime,
         curve: PriceCurve | None,
         now: datetime,
         stale: str | None,
-        params: StandaloneParams,
+        params: StandaloneSettings,
         reason: str,
-    ) -> None:
+    ) -> asyncio.Future[None]:
+        """Work out the plan now; queue its write behind the device's earlier jobs."""
         before = runtime.plan
+        schedule: Schedule | None = None
         if params.paused:
-            runtime.plan = PlanInfo(warnings=("standalone scheduling is paused",))
-            schedule: Schedule | None = None
+            plan_info = PlanInfo(warnings=("standalone scheduling is paused",))
         elif curve is None or stale is not None:
-            runtime.plan = PlanInfo(warnings=(stale or "no price data yet: not charging",))
-            schedule = None
+            plan_info = PlanInfo(warnings=(stale or "no price data yet: not charging",))
         else:
             try:
-                plan, schedule = self.plan_for(runtime, curve, now)
+                plan, schedule = self.plan_for(runtime, curve, now, params)
             except LookupError as exc:
                 log.error("%s", exc)
-                return
+                done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                done.set_result(None)
+                return done
             self.last_plans[runtime.key] = plan
-            runtime.plan = PlanInfo(
-                threshold_active=plan.threshold_active,
-                no_eligible_slots=plan.no_eligible_slots,
-                warnings=plan.warnings,
-            )
-        async with runtime.lock:
-            if not self._in_force():
-                return
+            plan_info = PlanInfo(plan.threshold_active, plan.no_eligible_slots, plan.warnings)
+
+        async def write() -> None:
+            if not self._modes.standalone_in_force:
+                return  # a mode command arrived since: the HEMS decides now
+            runtime.plan = plan_info
             try:
                 wrote = await runtime.put_schedule(schedule)
             except DeviceError as exc:
                 log.warning("%s: standalone plan not written (%s); retrying at the next re-plan", runtime.key, exc)
                 return
-        if wrote:
-            count = len(schedule.periods) if schedule else 0
-            log.info("%s: standalone plan written (%s): %d period(s)", runtime.key, reason, count)
-        elif runtime.plan != before:
-            await runtime.publish_status(runtime)
+            if wrote:
+                count = len(schedule.periods) if schedule else 0
+                log.info("%s: standalone plan written (%s): %d period(s)", runtime.key, reason, count)
+            elif plan_info != before:
+                runtime.changed()
+
+        return asyncio.ensure_future(runtime.submit(write))
 
     async def run(self, retry_s: float = 300.0) -> None:
         """Re-plan at each local midnight, and every `retry_s` so a failed write or stale data is retried."""

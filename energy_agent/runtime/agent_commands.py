@@ -1,0 +1,118 @@
+"""Agent-wide commands: the operation mode (MQTT, Home Assistant's select) and the standalone settings (Home
+Assistant's controls, the web page), taking effect one at a time in arrival order.
+
+A mode switch clears every device's schedule and starts the new mode fresh. Its device clears are queued on
+each device the moment the command arrives, so a HEMS command that arrives after it is applied after it; the
+answer goes out once the switch is complete and says the mode that then holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from energy_agent.api.domain import OperationMode
+from energy_agent.api.errors import DeviceError
+from energy_agent.config import StandaloneSettings
+from energy_agent.hems.commands import parse_operation_mode_set
+from energy_agent.hems.payloads import dumps, mode_result_payload
+from energy_agent.hems.topics import Topics
+from energy_agent.mqtt.bus import InboundMessage, MqttBus, NotConnectedError
+from energy_agent.runtime.devices import DeviceRuntime, PlanInfo
+from energy_agent.runtime.events import CommandAnswered, Events
+from energy_agent.runtime.hems_commands import HemsCommands
+from energy_agent.runtime.modes import ModeControl
+from energy_agent.runtime.planner import StandalonePlanner
+from energy_agent.runtime.serial import SerialQueue
+
+log = logging.getLogger(__name__)
+
+
+class AgentCommands:
+    """See the module docstring. `start()` subscribes to the mode command topic."""
+
+    def __init__(
+        self,
+        *,
+        bus: MqttBus,
+        topics: Topics,
+        modes: ModeControl,
+        planner: StandalonePlanner,
+        hems: HemsCommands,
+        runtimes: Callable[[], Iterable[DeviceRuntime]],
+        events: Events,
+    ) -> None:
+        self._bus = bus
+        self._topics = topics
+        self._modes = modes
+        self._planner = planner
+        self._hems = hems
+        self._runtimes = runtimes
+        self._events = events
+        self.queue = SerialQueue("agent")
+
+    def start(self) -> None:
+        """Take mode commands from the HEMS contract's topic."""
+        self._bus.subscribe_messages(self._topics.mode_set, self._on_mode_set)
+
+    def switch(self, mode: OperationMode, reason: str) -> asyncio.Future[OperationMode]:
+        """Switch to `mode` after the commands before it; the future gives the mode then in force."""
+        self._modes.command(mode)
+        clears = [runtime.submit(lambda r=runtime: self._clear(r)) for runtime in self._runtimes()]  # type: ignore[misc]
+
+        async def finish() -> OperationMode:
+            await asyncio.gather(*clears)
+            if self._modes.mode is not mode:
+                log.info("operation mode switched to %s (%s); every device's schedule cleared", mode.value, reason)
+            self._modes.enter(mode)
+            self._hems.forget()
+            await self._planner.replan("mode switch")
+            return self._modes.mode
+
+        return self.queue.submit(finish)
+
+    async def change_standalone(self, **changes: Any) -> StandaloneSettings:
+        """Change standalone settings at run time (after earlier commands), re-plan at once; ValueError if invalid."""
+
+        async def job() -> StandaloneSettings:
+            settings = self._modes.change_standalone(changes)
+            await self._planner.replan("settings changed")
+            return settings
+
+        return await self.queue.submit(job)
+
+    async def _clear(self, runtime: DeviceRuntime) -> None:
+        try:
+            await runtime.put_schedule(None)
+        except DeviceError as exc:
+            log.error("%s: could not clear the schedule on the mode switch: %s", runtime.key, exc)
+            runtime.record.schedule = None
+        runtime.plan = PlanInfo()
+        runtime.record.last_command_digest = None
+
+    async def _on_mode_set(self, message: InboundMessage) -> None:
+        parsed = parse_operation_mode_set(message.payload)
+        if parsed.operation_mode is None:
+            log.warning("operation mode command refused: %s", "; ".join(e.message for e in parsed.errors))
+            mode = self._modes.mode
+        elif parsed.operation_mode is self._modes.target:
+            mode = await self.queue.submit(self._current)  # answered after the commands before it
+        else:
+            mode = await self.switch(parsed.operation_mode, "MQTT command")
+        payload = mode_result_payload(
+            command_id=parsed.command_id,
+            accepted=parsed.operation_mode is not None,
+            operation_mode=mode,
+            errors=parsed.errors,
+        )
+        with contextlib.suppress(NotConnectedError):
+            self._bus.send(self._topics.mode_result, dumps(payload))
+            if message.response_topic:
+                self._bus.send(message.response_topic, dumps(payload), correlation_data=message.correlation_data)
+        self._events.emit(CommandAnswered(None, payload))
+
+    async def _current(self) -> OperationMode:
+        return self._modes.mode
