@@ -47,6 +47,7 @@ from energy_agent.api.errors import (
     StateError,
 )
 from energy_agent.api.following import ScheduleFollower
+from energy_agent.api.homeassistant import AppOptions, option_value
 from energy_agent.api.hooks import hookimpl
 from energy_agent.api.metrics import Metrics
 from energy_agent.api.planning import (
@@ -64,6 +65,7 @@ from energy_agent.api.prices import PriceSink, PriceSource, PriceSourceType, par
 
 __all__ = [
     "DEFAULT_STANDALONE_POLICY",
+    "AppOptions",
     "Backoff",
     "ChargerState",
     "Clock",
@@ -113,6 +115,7 @@ __all__ = [
     "hookimpl",
     "isoformat",
     "merge_periods",
+    "option_value",
     "parse_price_curve",
     "require_aware",
 ]

@@ -13,6 +13,7 @@ import typer
 from pydantic import BaseModel
 
 from energy_agent.api.devices import DeviceType
+from energy_agent.api.homeassistant import AppOptions
 from energy_agent.api.planning import StandalonePolicy
 from energy_agent.api.prices import PriceSourceType
 
@@ -45,3 +46,8 @@ def register_config_sections(register: Callable[[str, type[BaseModel]], None]) -
 @hookspec
 def register_commands(cli: typer.Typer) -> None:
     """Add commands or command groups to the `energy-agent` CLI."""
+
+
+@hookspec
+def register_app_options(register: Callable[[AppOptions], None]) -> None:
+    """Register how the Home Assistant app's options build a config section (a plugin's own options)."""

@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pluggy
 from pydantic import BaseModel
@@ -17,6 +19,7 @@ from pydantic import BaseModel
 from energy_agent.api import hooks as hookspecs
 from energy_agent.api.devices import DeviceType
 from energy_agent.api.errors import PluginError
+from energy_agent.api.homeassistant import AppOptions
 from energy_agent.api.planning import StandalonePolicy
 from energy_agent.api.prices import PriceSourceType
 
@@ -68,6 +71,8 @@ class Registry:
     policies: dict[str, StandalonePolicy] = field(default_factory=dict)
     price_sources: dict[str, PriceSourceType] = field(default_factory=dict)
     config_sections: dict[str, type[BaseModel]] = field(default_factory=dict)
+    app_options: dict[str, AppOptions] = field(default_factory=dict)
+    """How the Home Assistant app's options build each plugin's section, by section name."""
 
     @property
     def all_sections(self) -> dict[str, type[BaseModel]]:
@@ -77,12 +82,15 @@ class Registry:
         return sections
 
 
-def _adder(kind: str, target: dict[str, object]):  # type: ignore[no-untyped-def]
-    def add(item: object, model: object = None) -> None:
-        name = item if isinstance(item, str) else getattr(item, "name")  # noqa: B009
+T = TypeVar("T")
+
+
+def _adder(kind: str, target: dict[str, T], name_of: Callable[[T], str]) -> Callable[[T], None]:
+    def add(item: T) -> None:
+        name = name_of(item)
         if name in target:
             raise PluginError(f"two plugins register the {kind} {name!r}")
-        target[name] = model if isinstance(item, str) else item
+        target[name] = item
 
     return add
 
@@ -90,10 +98,16 @@ def _adder(kind: str, target: dict[str, object]):  # type: ignore[no-untyped-def
 def collect(pm: pluggy.PluginManager) -> Registry:
     """Call every register_* hook and gather the results; a duplicate name is a PluginError."""
     registry = Registry()
-    pm.hook.register_device_types(register=_adder("device type", registry.device_types))  # type: ignore[arg-type]
-    pm.hook.register_standalone_policies(register=_adder("policy", registry.policies))  # type: ignore[arg-type]
-    pm.hook.register_price_sources(register=_adder("price source", registry.price_sources))  # type: ignore[arg-type]
-    pm.hook.register_config_sections(register=_adder("config section", registry.config_sections))  # type: ignore[arg-type]
+    pm.hook.register_device_types(register=_adder("device type", registry.device_types, lambda t: t.name))
+    pm.hook.register_standalone_policies(register=_adder("policy", registry.policies, lambda p: p.name))
+    pm.hook.register_price_sources(register=_adder("price source", registry.price_sources, lambda s: s.name))
+    sections: dict[str, tuple[str, type[BaseModel]]] = {}
+    add_section = _adder("config section", sections, lambda pair: pair[0])
+    pm.hook.register_config_sections(register=lambda name, model: add_section((name, model)))
+    registry.config_sections.update({name: model for name, (_, model) in sections.items()})
+    pm.hook.register_app_options(
+        register=_adder("app options for the section", registry.app_options, lambda o: o.section)
+    )
     return registry
 
 

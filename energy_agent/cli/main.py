@@ -36,7 +36,8 @@ def load_ha_options(path: Path, registry: Registry) -> CoreSettings:
     from energy_agent.homeassistant.options import config_from_ha_options, read_ha_options
 
     try:
-        return load_settings(registry, data=config_from_ha_options(read_ha_options(path), os.environ))
+        document = config_from_ha_options(read_ha_options(path), os.environ, registry.app_options.values())
+        return load_settings(registry, data=document)
     except ConfigError as exc:
         fail(exc.problems)
 

@@ -5,7 +5,8 @@
 - `Recorder` / `recording`: an MQTT client that records what is published.
 - `EmbeddedBroker`: an in-process MQTT 3.1.1 broker (the demo's), when no Mosquitto is installed.
 - `plugin_registry`, `load_config`, `running_agent`/`RunningAgent`: a whole agent built as `energy-agent run`
-  builds it; `contract_problems`: a payload checked against the published HEMS contract.
+  builds it; `contract_problems`: a payload checked against the published HEMS contract;
+  `app_options_config`: the Home Assistant app's options mapped as `run --ha-options` does.
 - `sample_curve`, `curve_json`: a realistic day-ahead price curve; `machine_timezone`: the zone an agent
   defaults to.
 - `eventually`: wait in real time for work that crosses sockets.
@@ -13,7 +14,14 @@
 
 from energy_agent.config import machine_timezone
 from energy_agent.runtime.view import AgentView, DeviceView
-from energy_agent.testing.agent import RunningAgent, contract_problems, load_config, plugin_registry, running_agent
+from energy_agent.testing.agent import (
+    RunningAgent,
+    app_options_config,
+    contract_problems,
+    load_config,
+    plugin_registry,
+    running_agent,
+)
 from energy_agent.testing.broker import EmbeddedBroker, free_port
 from energy_agent.testing.clock import ManualClock
 from energy_agent.testing.mosquitto import Mosquitto, MosquittoNotFoundError
@@ -30,6 +38,7 @@ __all__ = [
     "MosquittoNotFoundError",
     "Recorder",
     "RunningAgent",
+    "app_options_config",
     "contract_problems",
     "curve_json",
     "eventually",

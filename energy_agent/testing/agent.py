@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from energy_agent.api.clock import Clock
+from energy_agent.api.homeassistant import AppOptions
 from energy_agent.app.compose import build_agent
 from energy_agent.app.plugins import Registry, collect, get_plugin_manager
 from energy_agent.config import CoreSettings, load_settings
 from energy_agent.hems import contracts
+from energy_agent.homeassistant.options import config_from_ha_options
 from energy_agent.runtime.agent import Agent
 from energy_agent.runtime.view import AgentView
 
@@ -27,6 +29,14 @@ def plugin_registry(*plugins: object, entry_points: bool = False) -> Registry:
     for plugin in plugins:
         pm.register(plugin, name=getattr(plugin, "__name__", None))
     return collect(pm)
+
+
+def app_options_config(
+    options: Mapping[str, Any], environ: Mapping[str, str], mappings: Iterable[AppOptions]
+) -> dict[str, Any]:
+    """The config document the Home Assistant app's `options` make with these plugin mappings (ConfigError lists
+    every fault), as `energy-agent run --ha-options` builds it."""
+    return config_from_ha_options(options, environ, mappings)
 
 
 def contract_problems(name: str, instance: Any) -> list[str]:

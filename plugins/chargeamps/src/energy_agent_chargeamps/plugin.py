@@ -1,4 +1,4 @@
-"""Hook implementations of the Charge Amps plugin: the device type and its CLI commands."""
+"""Hook implementations of the Charge Amps plugin: the device type, its app options and its CLI commands."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from typing import Annotated
 
 import typer
 
+from energy_agent.api import AppOptions
 from energy_agent.api.devices import DeviceContext, DeviceType
 from energy_agent.api.errors import ConfigError
 from energy_agent.api.hooks import hookimpl
 from energy_agent.api.planning import DEFAULT_STANDALONE_POLICY
 from energy_agent_chargeamps.account import ChargeAmpsAccount, ChargePointInfo
+from energy_agent_chargeamps.app_options import APP_OPTIONS
 from energy_agent_chargeamps.config import ChargeAmpsConfig
 from energy_agent_chargeamps.connector import DEVICE_TYPE, ChargeAmpsConnector
 
@@ -71,6 +73,12 @@ def register_device_types(register: Callable[[DeviceType], None]) -> None:
             default_policy=DEFAULT_STANDALONE_POLICY,
         )
     )
+
+
+@hookimpl
+def register_app_options(register: Callable[[AppOptions], None]) -> None:
+    """The predecessor add-on's Charge Amps options in the Home Assistant app."""
+    register(APP_OPTIONS)
 
 
 @hookimpl
