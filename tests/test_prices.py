@@ -20,12 +20,12 @@ from pydantic import ValidationError
 from energy_agent.api.devices import DeviceContext
 from energy_agent.api.domain import PriceCurve, PriceSlot
 from energy_agent.api.errors import PriceDataError
+from energy_agent.api.homeassistant import SUPERVISOR_URL
 from energy_agent.api.prices import MAX_PRICE_SLOTS, PriceSink, parse_price_curve
 from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.prices.board import PriceBoard, curve_freshness
 from energy_agent.prices.sources import (
     PRICE_SOURCE_TYPES,
-    SUPERVISOR_URL,
     FilePricesConfig,
     HomeAssistantPricesConfig,
     HomeAssistantPriceSource,

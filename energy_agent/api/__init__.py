@@ -47,7 +47,18 @@ from energy_agent.api.errors import (
     StateError,
 )
 from energy_agent.api.following import ScheduleFollower
-from energy_agent.api.homeassistant import AppOptions, option_value
+from energy_agent.api.homeassistant import (
+    AppOptions,
+    HomeAssistantAuthError,
+    HomeAssistantClient,
+    HomeAssistantConnection,
+    HomeAssistantError,
+    HomeAssistantNotFound,
+    HomeAssistantRefused,
+    HomeAssistantUnavailable,
+    entity_id,
+    option_value,
+)
 from energy_agent.api.hooks import hookimpl
 from energy_agent.api.metrics import Metrics
 from energy_agent.api.planning import (
@@ -83,6 +94,13 @@ __all__ = [
     "EnergyAgentError",
     "EnergySummary",
     "HeldSchedule",
+    "HomeAssistantAuthError",
+    "HomeAssistantClient",
+    "HomeAssistantConnection",
+    "HomeAssistantError",
+    "HomeAssistantNotFound",
+    "HomeAssistantRefused",
+    "HomeAssistantUnavailable",
     "Metrics",
     "MqttAccess",
     "OperationMode",
@@ -112,6 +130,7 @@ __all__ = [
     "StatusReader",
     "SystemClock",
     "controls_current",
+    "entity_id",
     "hookimpl",
     "isoformat",
     "merge_periods",

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from energy_agent.api.errors import ConfigError
-from energy_agent.api.homeassistant import AppOptions, option_value
-from energy_agent.prices.sources import SUPERVISOR_TOKEN_ENV, SUPERVISOR_URL
+from energy_agent.api.homeassistant import SUPERVISOR_TOKEN_ENV, SUPERVISOR_URL, AppOptions, option_value
 
 STATE_DIR = "/data/state"
 """`/data` is the app's persistent folder."""

@@ -12,18 +12,22 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-import aiohttp
-from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from energy_agent.api.clock import Clock
 from energy_agent.api.devices import DeviceContext, MqttAccess
 from energy_agent.api.domain import PriceCurve
 from energy_agent.api.errors import PriceDataError
+from energy_agent.api.homeassistant import (
+    HomeAssistantClient,
+    HomeAssistantConnection,
+    HomeAssistantError,
+    entity_id,
+)
 from energy_agent.api.hooks import hookimpl
 from energy_agent.api.prices import PriceSink, PriceSource, PriceSourceType, parse_price_curve
 from energy_agent.prices.all_in import AllInPriceConfig, with_all_in
@@ -32,56 +36,28 @@ from energy_agent.prices.from_nordpool import NordPoolPricesConfig, nordpool_sou
 
 log = logging.getLogger(__name__)
 
-SUPERVISOR_URL = "http://supervisor/core/api"
-"""Home Assistant's API as seen from inside a Home Assistant app (add-on)."""
-SUPERVISOR_TOKEN_ENV = "SUPERVISOR_TOKEN"
 DEFAULT_ENTITY_ID = "sensor.energy_prices_electricity_import_price"
 """Where the energy-prices add-on publishes its `price_curve` attribute."""
 MAX_FILE_BYTES = 20_000_000
 """A price file larger than this is refused before it is read."""
 
 
-class HomeAssistantPricesConfig(AllInPriceConfig):
+class HomeAssistantPricesConfig(HomeAssistantConnection, AllInPriceConfig):
     """`prices:` for `source: home_assistant`: poll an entity's `price_curve` attribute over the REST API."""
 
     model_config = ConfigDict(extra="forbid")
 
     source: Literal["home_assistant"]
-    url: str = SUPERVISOR_URL
-    """Base URL of the REST API, ending in `/api`."""
-    token: SecretStr | None = None
-    """Long-lived access token; defaults to $SUPERVISOR_TOKEN when `url` is the supervisor's."""
     entity_id: str = DEFAULT_ENTITY_ID
     poll_interval_s: float = Field(default=300.0, gt=0)
     retry_interval_s: float = Field(default=60.0, gt=0)
     """Wait after a failed poll (at most `poll_interval_s`)."""
     timeout_s: float = Field(default=30.0, gt=0)
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
-
     @field_validator("entity_id")
     @classmethod
     def _entity_id(cls, value: str) -> str:
-        domain, dot, name = value.partition(".")
-        if not (dot and domain and name) or "/" in value:
-            raise ValueError("must look like domain.object_id, e.g. sensor.energy_prices_electricity_import_price")
-        return value
-
-    @model_validator(mode="after")
-    def _token_default(self) -> HomeAssistantPricesConfig:
-        if self.token is None and self.url == SUPERVISOR_URL:
-            env_token = os.environ.get(SUPERVISOR_TOKEN_ENV)
-            if env_token:
-                self.token = SecretStr(env_token)
-        if self.token is None or not self.token.get_secret_value():
-            where = f"${SUPERVISOR_TOKEN_ENV} is not set" if self.url == SUPERVISOR_URL else "no token given"
-            raise ValueError(f"token: required to call the Home Assistant API ({where})")
-        return self
+        return entity_id(value)
 
 
 class MqttPricesConfig(AllInPriceConfig):
@@ -148,56 +124,39 @@ class HomeAssistantPriceSource:
 
     async def run(self, sink: PriceSink) -> None:
         """Poll until cancelled; a failure is reported and retried after `retry_interval_s`."""
-        timeout = aiohttp.ClientTimeout(total=self._config.timeout_s)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        client = HomeAssistantClient(self._config)
+        try:
             while True:
                 try:
-                    ok = await self.poll_once(session, sink)
+                    ok = await self.poll_once(client, sink)
                 except Exception as exc:  # a bug or a surprise must not end polling for good
                     log.exception("home_assistant price source failed")
                     sink.error(_unexpected(exc))
                     ok = False
                 interval = self._config.poll_interval_s
                 await self._clock.sleep(interval if ok else min(interval, self._config.retry_interval_s))
+        finally:
+            await client.close()
 
-    async def poll_once(self, session: aiohttp.ClientSession, sink: PriceSink) -> bool:
+    async def poll_once(self, client: HomeAssistantClient, sink: PriceSink) -> bool:
         """Fetch and deliver one curve; False (after telling the sink) when that failed."""
+        entity = self._config.entity_id
         try:
-            data = await self._fetch(session)
-            attributes = data.get("attributes") if isinstance(data, dict) else None
+            try:
+                data = await client.get_state(entity)
+            except HomeAssistantError as exc:
+                raise PriceDataError(str(exc)) from exc
+            attributes = data.get("attributes")
             if not isinstance(attributes, dict):
-                raise PriceDataError(f"invalid price data: {self._config.entity_id}: the state has no attributes")
+                raise PriceDataError(f"invalid price data: {entity}: the state has no attributes")
             if "price_curve" not in attributes:
-                raise PriceDataError(
-                    f"invalid price data: {self._config.entity_id}.attributes: no 'price_curve' attribute"
-                )
-            curve = parse_price_curve(
-                attributes["price_curve"], where=f"{self._config.entity_id}.attributes.price_curve"
-            )
+                raise PriceDataError(f"invalid price data: {entity}.attributes: no 'price_curve' attribute")
+            curve = parse_price_curve(attributes["price_curve"], where=f"{entity}.attributes.price_curve")
         except PriceDataError as exc:
             _report(sink, "home_assistant", str(exc))
             return False
         await sink.update(curve)
         return True
-
-    async def _fetch(self, session: aiohttp.ClientSession) -> Any:
-        token = self._config.token.get_secret_value() if self._config.token else ""
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        url = self.state_url
-        try:
-            async with session.get(url, headers=headers) as response:
-                if response.status in (401, 403):
-                    raise PriceDataError(f"Home Assistant refused the token (HTTP {response.status}) at {url}")
-                if response.status == 404:
-                    raise PriceDataError(f"Home Assistant has no entity {self._config.entity_id} (HTTP 404 at {url})")
-                if response.status != 200:
-                    raise PriceDataError(f"Home Assistant answered HTTP {response.status} at {url}")
-                body = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            # the exception text is the library's (URL, OS error); the token only travels in a header
-            reason = str(exc) or type(exc).__name__
-            raise PriceDataError(f"cannot reach Home Assistant at {url}: {reason}") from exc
-        return _curve_from_json(body, url)
 
 
 class MqttPriceSource:

@@ -6,13 +6,15 @@
 - `EmbeddedBroker`: an in-process MQTT 3.1.1 broker (the demo's), when no Mosquitto is installed.
 - `plugin_registry`, `load_config`, `running_agent`/`RunningAgent`: a whole agent built as `energy-agent run`
   builds it; `contract_problems`: a payload checked against the published HEMS contract;
-  `app_options_config`: the Home Assistant app's options mapped as `run --ha-options` does.
+  `app_options_config`: the Home Assistant app's options mapped as `run --ha-options` does;
+  `send_hems_command`: a HEMS command and its answer, as `energy-agent hems` sends it.
 - `sample_curve`, `curve_json`: a realistic day-ahead price curve; `machine_timezone`: the zone an agent
   defaults to.
 - `eventually`: wait in real time for work that crosses sockets.
 """
 
-from energy_agent.config import machine_timezone
+from energy_agent.app.plugins import Registry
+from energy_agent.config import CoreSettings, machine_timezone
 from energy_agent.runtime.view import AgentView, DeviceView
 from energy_agent.testing.agent import (
     RunningAgent,
@@ -21,6 +23,7 @@ from energy_agent.testing.agent import (
     load_config,
     plugin_registry,
     running_agent,
+    send_hems_command,
 )
 from energy_agent.testing.broker import EmbeddedBroker, free_port
 from energy_agent.testing.clock import ManualClock
@@ -31,12 +34,14 @@ from energy_agent.testing.waiting import eventually
 
 __all__ = [
     "AgentView",
+    "CoreSettings",
     "DeviceView",
     "EmbeddedBroker",
     "ManualClock",
     "Mosquitto",
     "MosquittoNotFoundError",
     "Recorder",
+    "Registry",
     "RunningAgent",
     "app_options_config",
     "contract_problems",
@@ -49,4 +54,5 @@ __all__ = [
     "recording",
     "running_agent",
     "sample_curve",
+    "send_hems_command",
 ]

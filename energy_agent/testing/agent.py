@@ -11,9 +11,10 @@ from energy_agent.api.clock import Clock
 from energy_agent.api.homeassistant import AppOptions
 from energy_agent.app.compose import build_agent
 from energy_agent.app.plugins import Registry, collect, get_plugin_manager
-from energy_agent.config import CoreSettings, load_settings
+from energy_agent.config import CoreSettings, MqttSettings, load_settings
 from energy_agent.hems import contracts
 from energy_agent.homeassistant.options import config_from_ha_options
+from energy_agent.mqtt.request import send_command
 from energy_agent.runtime.agent import Agent
 from energy_agent.runtime.view import AgentView
 
@@ -37,6 +38,24 @@ def app_options_config(
     """The config document the Home Assistant app's `options` make with these plugin mappings (ConfigError lists
     every fault), as `energy-agent run --ha-options` builds it."""
     return config_from_ha_options(options, environ, mappings)
+
+
+async def send_hems_command(
+    host: str,
+    port: int,
+    topic: str,
+    payload: bytes,
+    *,
+    answer_topic: str,
+    command_id: str | None,
+    timeout_s: float = 10.0,
+) -> dict[str, Any]:
+    """Publish one HEMS command as `energy-agent hems …` does (MQTT 5, or 3.1.1 when the broker refuses 5) and
+    return the agent's answer; NoAnswerError (a TimeoutError) when none comes."""
+    return await send_command(
+        MqttSettings(host=host, port=port), topic, payload, answer_topic=answer_topic, command_id=command_id,
+        timeout_s=timeout_s,
+    )  # fmt: skip
 
 
 def contract_problems(name: str, instance: Any) -> list[str]:

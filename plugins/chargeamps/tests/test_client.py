@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from energy_agent.api.errors import DeviceAuthError, DeviceError, DeviceRejectedError, DeviceUnavailableError
-from energy_agent.testing.clock import ManualClock
+from energy_agent.api import DeviceAuthError, DeviceError, DeviceRejectedError, DeviceUnavailableError
+from energy_agent.testing import ManualClock
 from energy_agent_chargeamps.client import (
     ChargeAmpsAuthError,
     ChargeAmpsConnectionError,

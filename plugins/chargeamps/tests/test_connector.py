@@ -11,11 +11,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from energy_agent.api.devices import DeviceContext
-from energy_agent.api.domain import ChargerState, Period, Schedule, ScheduleSource
-from energy_agent.api.errors import ConfigError, DeviceAuthError, DeviceUnavailableError
-from energy_agent.testing.clock import ManualClock
-from energy_agent.testing.waiting import eventually
+from energy_agent.api import (
+    ChargerState,
+    ConfigError,
+    DeviceAuthError,
+    DeviceContext,
+    DeviceUnavailableError,
+    Period,
+    Schedule,
+    ScheduleSource,
+)
+from energy_agent.testing import ManualClock, eventually
 from energy_agent_chargeamps.config import ChargeAmpsConfig
 from energy_agent_chargeamps.connector import ChargeAmpsConnector
 from energy_agent_chargeamps.plugin import create_connectors

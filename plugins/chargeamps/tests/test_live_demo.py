@@ -20,8 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from energy_agent.config import MqttSettings
-from energy_agent.mqtt.request import send_command
+from energy_agent.testing import send_hems_command
 from energy_agent_chargeamps.live_demo import run_demo
 
 
@@ -35,9 +34,9 @@ async def test_demo_runs_and_answers_hems_commands_over_the_embedded_broker() ->
     text = output.getvalue()
     broker = text.split("--broker ", 1)[1].split()[0]
     host, port = broker.split(":")
-    mqtt = MqttSettings(host=host, port=int(port), protocol="3.1.1")
-    mode = await send_command(
-        mqtt,
+    mode = await send_hems_command(
+        host,
+        int(port),
         "hems/agent/operation_mode/set",
         json.dumps({"operation_mode": "hems", "command_id": "m1"}).encode(),
         answer_topic="hems/agent/operation_mode/result",
@@ -53,8 +52,9 @@ async def test_demo_runs_and_answers_hems_commands_over_the_embedded_broker() ->
         "periods": [{"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}],
         "max_current": 10,
     }
-    answer = await send_command(
-        mqtt,
+    answer = await send_hems_command(
+        host,
+        int(port),
         "hems/charge-amps/1/schedule/set",
         json.dumps(command).encode(),
         answer_topic="hems/charge-amps/1/schedule/result",

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from energy_agent.testing.clock import ManualClock
+from energy_agent.testing import ManualClock
 from energy_agent_chargeamps.simulator import (
     DEMO_API_KEY,
     DEMO_CHARGE_POINT_ID,

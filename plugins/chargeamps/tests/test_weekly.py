@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from energy_agent.api.domain import Period, Schedule, ScheduleSource
+from energy_agent.api import Period, Schedule, ScheduleSource
 from energy_agent_chargeamps.weekly import (
     WEEK_S,
     WeeklyPeriod,

@@ -10,11 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from switched_load_fakes import NoMqtt
 
-from energy_agent.api.devices import DeviceContext, PolicyOptionsSource
-from energy_agent.api.errors import ConfigError
-from energy_agent.app.plugins import Registry, collect, get_plugin_manager
-from energy_agent.config import CoreSettings, load_settings
-from energy_agent.testing.clock import ManualClock
+from energy_agent.api import ConfigError, DeviceContext, PolicyOptionsSource
+from energy_agent.testing import CoreSettings, ManualClock, Registry, load_config, plugin_registry
 from energy_agent_switched_load import plugin
 from energy_agent_switched_load.config import HomeAssistantLoadConfig, MqttLoadConfig, SwitchedLoadConfig
 from energy_agent_switched_load.device import SwitchedLoad
@@ -26,13 +23,11 @@ MQTT = {"id": "pump", "power_kw": 0.75, "driver": "mqtt", "command_topic": "pool
 
 @pytest.fixture
 def registry() -> Registry:
-    pm = get_plugin_manager(load_entry_points=False)
-    pm.register(plugin, name="switched_load")
-    return collect(pm)
+    return plugin_registry(plugin)
 
 
 def load(registry: Registry, *loads: dict[str, Any]) -> CoreSettings:
-    return load_settings(registry, data={"switched_load": {"loads": list(loads)}}, environ=False)
+    return load_config({"switched_load": {"loads": list(loads)}}, registry)
 
 
 def problems(registry: Registry, *loads: dict[str, Any]) -> list[str]:

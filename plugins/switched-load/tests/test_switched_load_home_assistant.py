@@ -14,10 +14,19 @@ import aiohttp
 import pytest
 from switched_load_fakes import TOKEN, FakeHomeAssistant, NoMqtt
 
-from energy_agent.api.devices import Device, DeviceContext
-from energy_agent.api.domain import ChargerState, Period, Schedule, ScheduleSource
-from energy_agent.api.errors import DeviceAuthError, DeviceError, DeviceRejectedError, DeviceUnavailableError
-from energy_agent.testing.clock import ManualClock
+from energy_agent.api import (
+    ChargerState,
+    Device,
+    DeviceAuthError,
+    DeviceContext,
+    DeviceError,
+    DeviceRejectedError,
+    DeviceUnavailableError,
+    Period,
+    Schedule,
+    ScheduleSource,
+)
+from energy_agent.testing import ManualClock
 from energy_agent_switched_load.config import HomeAssistantLoadConfig
 from energy_agent_switched_load.device import SwitchedLoad
 from energy_agent_switched_load.drivers import HomeAssistantSwitch

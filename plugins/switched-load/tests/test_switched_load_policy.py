@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from energy_agent.api.domain import Period, PriceCurve, PriceSlot
-from energy_agent.api.planning import PlanRequest
+from energy_agent.api import Period, PlanRequest, PriceCurve, PriceSlot
 from energy_agent_switched_load.policy import (
     ABOVE_CAP,
     NOT_CHOSEN,

@@ -12,12 +12,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from energy_agent.api.devices import Device, DeviceContext
-from energy_agent.api.domain import ChargerState, Period, Schedule, ScheduleSource
-from energy_agent.api.errors import ConfigError
-from energy_agent.app.plugins import ENTRY_POINT_GROUP, Registry, collect, get_plugin_manager
-from energy_agent.config import load_settings
-from energy_agent.testing.clock import ManualClock
+from energy_agent.api import ChargerState, ConfigError, Device, DeviceContext, Period, Schedule, ScheduleSource
+from energy_agent.testing import ManualClock, Registry, load_config, plugin_registry
 
 from energy_agent_example import plugin
 from energy_agent_example.device import ExampleDevice
@@ -41,9 +37,7 @@ class NoMqtt:
 @pytest.fixture
 def registry() -> Registry:
     """The core's registry with only this plugin (registered directly, without its entry point)."""
-    pm = get_plugin_manager(load_entry_points=False)
-    pm.register(plugin, name=ENTRY_POINT_NAME)
-    return collect(pm)
+    return plugin_registry(plugin)
 
 
 def test_registers_its_device_type(registry: Registry) -> None:
@@ -53,12 +47,12 @@ def test_registers_its_device_type(registry: Registry) -> None:
 
 
 def test_config_is_validated_by_the_core_loader(registry: Registry) -> None:
-    settings = load_settings(registry, data={"example": {"devices": [{"id": "one", "power_kw": 1.5}]}}, environ=False)
+    settings = load_config({"example": {"devices": [{"id": "one", "power_kw": 1.5}]}}, registry)
     section = settings.section("example")
     assert isinstance(section, plugin.ExampleConfig)
     assert section.devices[0].power_kw == 1.5
     with pytest.raises(ConfigError) as caught:
-        load_settings(registry, data={"example": {"devices": [{"id": "one", "power_kw": 1, "x": 1}]}}, environ=False)
+        load_config({"example": {"devices": [{"id": "one", "power_kw": 1, "x": 1}]}}, registry)
     assert caught.value.problems == ["example.devices.0.x: unknown key"]
 
 
@@ -85,7 +79,7 @@ async def test_device_runs_during_its_periods(registry: Registry, tmp_path: Path
 
 
 def test_installed_plugin_is_found_through_its_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
-    entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=ENTRY_POINT_NAME)
+    entry_points = importlib.metadata.entry_points(group="energy_agent", name=ENTRY_POINT_NAME)
     assert [ep.value for ep in entry_points] == ["energy_agent_example.plugin"], "install the package first"
     monkeypatch.setenv("ENERGY_AGENT_PLUGINS", ENTRY_POINT_NAME)
-    assert "example" in collect(get_plugin_manager()).device_types
+    assert "example" in plugin_registry(entry_points=True).device_types

@@ -16,10 +16,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from energy_agent.api import Backoff
-from energy_agent.api.clock import Clock
-from energy_agent.api.errors import DeviceAuthError
-from energy_agent.api.metrics import Metrics
+from energy_agent.api import Backoff, Clock, DeviceAuthError, Metrics
 from energy_agent_chargeamps.client import (
     ChargeAmpsAuthError,
     ChargeAmpsError,

@@ -12,10 +12,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from energy_agent.api.devices import DeviceContext
-from energy_agent.api.domain import ChargerState, DeviceCapabilities, DeviceStatus, Period, Schedule
-from energy_agent.api.errors import DeviceUnavailableError
-from energy_agent.api.following import ScheduleFollower
+from energy_agent.api import (
+    ChargerState,
+    DeviceCapabilities,
+    DeviceContext,
+    DeviceStatus,
+    DeviceUnavailableError,
+    Period,
+    Schedule,
+    ScheduleFollower,
+)
 from energy_agent_chargeamps.account import ChargeAmpsAccount, ConnectorReading
 from energy_agent_chargeamps.config import ChargeAmpsConfig
 from energy_agent_chargeamps.weekly import to_weekly, to_wire_body

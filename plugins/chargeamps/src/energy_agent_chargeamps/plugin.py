@@ -9,11 +9,7 @@ from typing import Annotated
 
 import typer
 
-from energy_agent.api import AppOptions
-from energy_agent.api.devices import DeviceContext, DeviceType
-from energy_agent.api.errors import ConfigError
-from energy_agent.api.hooks import hookimpl
-from energy_agent.api.planning import DEFAULT_STANDALONE_POLICY
+from energy_agent.api import DEFAULT_STANDALONE_POLICY, AppOptions, ConfigError, DeviceContext, DeviceType, hookimpl
 from energy_agent_chargeamps.account import ChargeAmpsAccount, ChargePointInfo
 from energy_agent_chargeamps.app_options import APP_OPTIONS
 from energy_agent_chargeamps.config import ChargeAmpsConfig

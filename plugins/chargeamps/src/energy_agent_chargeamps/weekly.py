@@ -31,7 +31,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from energy_agent.api.domain import Period, Schedule, require_aware
+from energy_agent.api import Period, Schedule, require_aware
 
 WEEK_S = 604_800
 """Seconds in a week: the period of the Charge Amps schedule and the largest allowed offset."""

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from energy_agent.api import HomeAssistantConnection, entity_id
 from energy_agent_switched_load.policy import DEFAULT_HOURS_PER_DAY
 
-SUPERVISOR_URL = "http://supervisor/core/api"
-"""Home Assistant's REST API as seen from inside a Home Assistant app (add-on)."""
-SUPERVISOR_TOKEN_ENV = "SUPERVISOR_TOKEN"
 TOPIC_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
@@ -41,48 +38,16 @@ class LoadConfig(BaseModel):
         return self.name or self.id
 
 
-class HomeAssistantLoadConfig(LoadConfig):
+class HomeAssistantLoadConfig(HomeAssistantConnection, LoadConfig):
     """A load behind a Home Assistant switch entity, switched through the REST API."""
 
     driver: Literal["home_assistant"]
     entity_id: str = Field(..., description="The switch entity, e.g. switch.water_heater.")
-    url: str = Field(SUPERVISOR_URL, description="Base URL of the REST API, ending in /api.")
-    token: SecretStr | None = Field(
-        None, description="Long-lived access token; default $SUPERVISOR_TOKEN with the supervisor URL. Never logged."
-    )
-    timeout_s: float = Field(10, gt=0, le=120, description="Timeout of one HTTP call.")
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
     @field_validator("entity_id")
     @classmethod
     def _entity_id(cls, value: str) -> str:
-        domain, dot, object_id = value.partition(".")
-        if not (dot and domain and object_id) or "/" in value or "." in object_id:
-            raise ValueError("must look like domain.object_id, e.g. switch.water_heater")
-        return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _supervisor_token(cls, data: Any) -> Any:
-        # Inside a Home Assistant app the supervisor hands the token over in the environment.
-        if isinstance(data, dict) and data.get("token") is None and data.get("url", SUPERVISOR_URL) == SUPERVISOR_URL:
-            env_token = os.environ.get(SUPERVISOR_TOKEN_ENV)
-            if env_token:
-                return {**data, "token": env_token}
-        return data
-
-    @model_validator(mode="after")
-    def _token_required(self) -> Self:
-        if self.token is None or not self.token.get_secret_value():
-            where = f"${SUPERVISOR_TOKEN_ENV} is not set" if self.url == SUPERVISOR_URL else "no token given"
-            raise ValueError(f"token: required to call the Home Assistant API ({where})")
-        return self
+        return entity_id(value)
 
 
 class MqttLoadConfig(LoadConfig):

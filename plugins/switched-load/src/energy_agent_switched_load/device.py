@@ -13,9 +13,15 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from energy_agent.api.devices import DeviceContext
-from energy_agent.api.domain import ChargerState, DeviceCapabilities, DeviceStatus, Period, Schedule
-from energy_agent.api.following import ScheduleFollower
+from energy_agent.api import (
+    ChargerState,
+    DeviceCapabilities,
+    DeviceContext,
+    DeviceStatus,
+    Period,
+    Schedule,
+    ScheduleFollower,
+)
 from energy_agent_switched_load.config import HomeAssistantLoadConfig, MqttLoadConfig
 from energy_agent_switched_load.drivers import Switch
 

@@ -6,14 +6,24 @@ message carries the Home Assistant token.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
-from typing import Any, Protocol
+from collections.abc import Iterator
+from typing import Protocol
 
 import aiohttp
 
-from energy_agent.api.devices import MqttAccess
-from energy_agent.api.errors import DeviceAuthError, DeviceRejectedError, DeviceUnavailableError
+from energy_agent.api import (
+    DeviceAuthError,
+    DeviceRejectedError,
+    DeviceUnavailableError,
+    HomeAssistantAuthError,
+    HomeAssistantClient,
+    HomeAssistantError,
+    HomeAssistantNotFound,
+    HomeAssistantRefused,
+    MqttAccess,
+)
 from energy_agent_switched_load.config import HomeAssistantLoadConfig, MqttLoadConfig
 
 log = logging.getLogger(__name__)
@@ -45,71 +55,58 @@ class HomeAssistantSwitch:
     def __init__(self, config: HomeAssistantLoadConfig, *, session: aiohttp.ClientSession | None = None) -> None:
         self._config = config
         self._session = session
-        self._own_session = session is None
+        # with a session handed in, the client works at once; otherwise `start` opens one
+        self._client = None if session is None else HomeAssistantClient(config, session=session)
 
     @property
     def _domain(self) -> str:
         return self._config.entity_id.partition(".")[0]
 
     async def start(self) -> None:
-        """Open an HTTP session unless one was injected."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
+        """Open the REST client (on the injected session, if any)."""
+        if self._client is None:
+            self._client = HomeAssistantClient(self._config, session=self._session)
 
     async def close(self) -> None:
-        """Close the session if this driver opened it."""
-        if self._own_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the client's session if it opened one."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     async def turn(self, on: bool) -> None:
         """`POST {url}/services/{domain}/turn_on|turn_off` with the entity id."""
         service = "turn_on" if on else "turn_off"
-        await self._call("POST", f"/services/{self._domain}/{service}", {"entity_id": self._config.entity_id})
+        with _translated():
+            await self._started().call_service(self._domain, service, {"entity_id": self._config.entity_id})
 
     async def read_on(self) -> bool:
         """`GET {url}/states/{entity_id}`: `on` or `off`; anything else (unavailable, unknown) is an error."""
-        body = await self._call("GET", f"/states/{self._config.entity_id}", None)
-        state = body.get("state") if isinstance(body, dict) else None
+        with _translated():
+            body = await self._started().get_state(self._config.entity_id)
+        state = body.get("state")
         if state == "on":
             return True
         if state == "off":
             return False
         raise DeviceUnavailableError(f"Home Assistant reports {self._config.entity_id} as {str(state)[:40]!r}")
 
-    async def _call(self, method: str, path: str, payload: dict[str, Any] | None) -> Any:
-        if self._session is None:
+    def _started(self) -> HomeAssistantClient:
+        if self._client is None:
             raise DeviceUnavailableError("Home Assistant switch used before start()")
-        url = f"{self._config.url}{path}"
-        token = self._config.token.get_secret_value() if self._config.token else ""
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        try:
-            async with asyncio.timeout(self._config.timeout_s):
-                async with self._session.request(method, url, json=payload, headers=headers) as response:
-                    _raise_for_status(response.status, method, url, self._config.entity_id)
-                    return await response.json(content_type=None)
-        except TimeoutError:
-            raise DeviceUnavailableError(
-                f"Home Assistant did not answer {method} {url} within {self._config.timeout_s:g} s"
-            ) from None
-        except ValueError as exc:  # a body that is not JSON
-            raise DeviceUnavailableError(f"Home Assistant answered {method} {url} with something not JSON") from exc
-        except aiohttp.ClientError as exc:
-            # the library's text names the URL and the OS error; the token only travels in a header
-            raise DeviceUnavailableError(f"cannot reach Home Assistant at {url}: {exc or type(exc).__name__}") from exc
+        return self._client
 
 
-def _raise_for_status(status: int, method: str, url: str, entity_id: str) -> None:
-    if 200 <= status < 300:
-        return
-    where = f"{method} {url}"
-    if status in (401, 403):
-        raise DeviceAuthError(f"Home Assistant refused the token (HTTP {status}) at {where}")
-    if status == 404:
-        raise DeviceRejectedError(f"Home Assistant has no such entity or service for {entity_id} (HTTP 404 at {where})")
-    if status in (400, 405, 422):
-        raise DeviceRejectedError(f"Home Assistant refused {where} (HTTP {status})")
-    raise DeviceUnavailableError(f"Home Assistant answered HTTP {status} at {where}")
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """Home Assistant's errors as the core's DeviceError kinds (the one place this plugin translates them)."""
+    try:
+        yield
+    except HomeAssistantAuthError as exc:
+        raise DeviceAuthError(str(exc)) from exc
+    except (HomeAssistantNotFound, HomeAssistantRefused) as exc:
+        raise DeviceRejectedError(str(exc)) from exc
+    except HomeAssistantError as exc:
+        raise DeviceUnavailableError(str(exc)) from exc
 
 
 class MqttSwitch:

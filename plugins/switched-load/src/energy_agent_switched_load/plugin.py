@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from energy_agent.api.devices import DeviceContext, DeviceType
-from energy_agent.api.hooks import hookimpl
-from energy_agent.api.planning import StandalonePolicy
+from energy_agent.api import DeviceContext, DeviceType, StandalonePolicy, hookimpl
 from energy_agent_switched_load.config import SwitchedLoadConfig
 from energy_agent_switched_load.device import DEVICE_TYPE, SwitchedLoad
 from energy_agent_switched_load.drivers import make_switch

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from energy_agent.api.domain import Period, PriceCurve, PriceSlot, merge_periods
-from energy_agent.api.planning import Plan, PlanRequest, StandalonePolicy
+from energy_agent.api import Period, Plan, PlanRequest, PriceCurve, PriceSlot, StandalonePolicy, merge_periods
 
 POLICY_NAME = "cheapest-hours"
 DEFAULT_HOURS_PER_DAY = 4

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from energy_agent.api.devices import DeviceContext
-from energy_agent.api.domain import ChargerState, DeviceCapabilities, DeviceStatus, Schedule
+from energy_agent.api import ChargerState, DeviceCapabilities, DeviceContext, DeviceStatus, Schedule
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from energy_agent.api.devices import DeviceContext, DeviceType
-from energy_agent.api.hooks import hookimpl
+from energy_agent.api import DeviceContext, DeviceType, hookimpl
 from pydantic import BaseModel, ConfigDict, Field
 
 from energy_agent_example.device import DEVICE_TYPE, ExampleDevice

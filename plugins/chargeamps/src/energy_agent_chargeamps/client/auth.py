@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from energy_agent.api.clock import Clock
+from energy_agent.api import Clock
 from energy_agent_chargeamps.client.errors import ChargeAmpsAuthError, ChargeAmpsRequestError
 
 _LOGGER = logging.getLogger(__name__)

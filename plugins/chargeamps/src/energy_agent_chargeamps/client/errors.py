@@ -6,7 +6,7 @@ scrubbed of the account's secrets and cut short before it goes into a message.
 
 from __future__ import annotations
 
-from energy_agent.api.errors import DeviceAuthError, DeviceError, DeviceRejectedError, DeviceUnavailableError
+from energy_agent.api import DeviceAuthError, DeviceError, DeviceRejectedError, DeviceUnavailableError
 
 
 class ChargeAmpsError(Exception):

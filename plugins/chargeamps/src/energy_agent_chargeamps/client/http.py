@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 
 import aiohttp
 from pydantic import TypeAdapter, ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from energy_agent.api.clock import Clock
+from energy_agent.api import Clock
 from energy_agent_chargeamps.client.errors import (
     ChargeAmpsAuthError,
     ChargeAmpsConnectionError,
@@ -38,6 +39,8 @@ T = TypeVar("T")
 SleepFn = Callable[[float], Awaitable[None]]
 """Waits the given number of seconds; `asyncio.sleep` unless a test injects a recorder."""
 
+TRANSIENT = (ChargeAmpsConnectionError, ChargeAmpsRateLimitError, ChargeAmpsServerError)
+"""Failures worth another attempt: the cloud was unreachable, too busy, or broken for a moment."""
 _VENDOR_TEXT_MAX = 200
 _REDACTED = "***"
 
@@ -170,23 +173,37 @@ class RequestCore:
         params: Mapping[str, str] | None = None,
         expect_json: bool = True,
     ) -> Any:
-        """Send `method path` and return the decoded JSON body (None when `expect_json` is false)."""
-        retry_number = 0
-        while True:
-            try:
+        """Send `method path` and return the decoded JSON body (None when `expect_json` is false).
+
+        Transient failures are retried (tenacity) as `RetryPolicy` says, sleeping through the injected `sleep`.
+        """
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._retry.attempts),
+            retry=retry_if_exception_type(TRANSIENT),
+            wait=self._delay_s,
+            sleep=self._sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
                 return await self._attempt(method, path, headers, json_body, params, expect_json)
-            except (ChargeAmpsConnectionError, ChargeAmpsRateLimitError, ChargeAmpsServerError) as exc:
-                retry_number += 1
-                if retry_number >= self._retry.attempts:
-                    raise
-                retry_after_s = exc.retry_after_s if isinstance(exc, ChargeAmpsRateLimitError) else None
-                delay_s = self._retry.delay_s(
-                    retry_number, retry_after_s=retry_after_s, random_fraction=self._random_fraction()
-                )
-                _LOGGER.warning(
-                    "%s; retry %d of %d in %.1f s", exc.message, retry_number, self._retry.attempts - 1, delay_s
-                )
-                await self._sleep(delay_s)
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def _delay_s(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after_s = exc.retry_after_s if isinstance(exc, ChargeAmpsRateLimitError) else None
+        return self._retry.delay_s(
+            state.attempt_number, retry_after_s=retry_after_s, random_fraction=self._random_fraction()
+        )
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        message = exc.message if isinstance(exc, ChargeAmpsError) else str(exc)
+        delay_s = state.next_action.sleep if state.next_action else 0.0
+        _LOGGER.warning(
+            "%s; retry %d of %d in %.1f s", message, state.attempt_number, self._retry.attempts - 1, delay_s
+        )
 
     async def _attempt(
         self,

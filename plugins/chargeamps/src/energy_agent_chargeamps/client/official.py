@@ -14,7 +14,7 @@ from urllib.parse import quote
 import aiohttp
 from pydantic import SecretStr, TypeAdapter
 
-from energy_agent.api.clock import Clock
+from energy_agent.api import Clock
 from energy_agent_chargeamps.client.auth import TokenManager, TokenSet, with_reauth
 from energy_agent_chargeamps.client.errors import ChargeAmpsAuthError
 from energy_agent_chargeamps.client.http import RequestCore, RetryPolicy, SleepFn, parse_model

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from energy_agent.api.clock import Clock
+from energy_agent.api import Clock
 from energy_agent_chargeamps.simulator.car import LINE_VOLTAGE_V, Car
 from energy_agent_chargeamps.simulator.schedules import StoredSchedule
 from energy_agent_chargeamps.simulator.wire import iso_z

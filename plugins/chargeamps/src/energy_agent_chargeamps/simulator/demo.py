@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from energy_agent.api.clock import SystemClock
+from energy_agent.api import SystemClock
 from energy_agent_chargeamps.simulator.server import Simulator
 
 DEMO_EMAIL = "demo@example.com"

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from energy_agent.api.clock import Clock
+from energy_agent.api import Clock
 from energy_agent_chargeamps.simulator.faults import Fault, FaultRule, FaultTable, fault_response
 from energy_agent_chargeamps.simulator.request_log import LoggedRequest, redact
 from energy_agent_chargeamps.simulator.wire import NUMERIC_STATUS

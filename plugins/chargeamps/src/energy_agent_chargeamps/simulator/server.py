@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from energy_agent.api.clock import Clock
+from energy_agent.api import Clock
 from energy_agent_chargeamps.simulator import official_routes, userapp_routes
 from energy_agent_chargeamps.simulator.access import WORLD
 from energy_agent_chargeamps.simulator.car import Car

@@ -6,7 +6,7 @@ import itertools
 import uuid
 from dataclasses import dataclass, field
 
-from energy_agent.api.clock import Clock
+from energy_agent.api import Clock
 from energy_agent_chargeamps.simulator.connector import Connector
 from energy_agent_chargeamps.simulator.tokens import TokenStore
 

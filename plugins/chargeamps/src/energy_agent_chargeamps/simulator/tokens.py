@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from energy_agent.api.clock import Clock
+from energy_agent.api import Clock
 
 MAX_LIVE_TOKENS = 10
 """How many tokens one account keeps; one more login evicts the oldest (that logs the owner's phone out)."""
