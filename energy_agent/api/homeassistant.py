@@ -52,7 +52,7 @@ class HomeAssistantConnection(BaseModel):
 
     url: str = Field(SUPERVISOR_URL, description="Base URL of Home Assistant's REST API, ending in /api.")
     token: SecretStr | None = Field(
-        None, description="Long-lived access token; default $SUPERVISOR_TOKEN with the supervisor URL. Never logged."
+        None, description="Long-lived access token; default $SUPERVISOR_TOKEN with the supervisor URL."
     )
     timeout_s: float = Field(10, gt=0, le=120, description="Timeout of one HTTP call to Home Assistant.")
 

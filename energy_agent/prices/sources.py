@@ -52,7 +52,7 @@ class HomeAssistantPricesConfig(HomeAssistantConnection, AllInPriceConfig):
     poll_interval_s: float = Field(default=300.0, gt=0)
     retry_interval_s: float = Field(default=60.0, gt=0)
     """Wait after a failed poll (at most `poll_interval_s`)."""
-    timeout_s: float = Field(default=30.0, gt=0)
+    timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one HTTP call to Home Assistant.")
 
     @field_validator("entity_id")
     @classmethod
