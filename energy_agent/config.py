@@ -13,7 +13,7 @@ import operator
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
@@ -31,7 +31,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from energy_agent.api.domain import OperationMode
 from energy_agent.api.errors import ConfigError
-from energy_agent.app.plugins import Registry
+from energy_agent.api.prices import PriceSourceType
 from energy_agent.standalone.departure import WEEKDAYS, DepartureSchedule
 
 CONFIG_ENV = "ENERGY_AGENT_CONFIG"
@@ -251,7 +251,21 @@ class _FileSource(PydanticBaseSettingsSource):
         return dict(self._data)
 
 
-def settings_class(registry: Registry) -> type[CoreSettings]:
+class Registered(Protocol):
+    """What the loaded plugins registered that the settings depend on (an `app.plugins.Registry`)."""
+
+    @property
+    def price_sources(self) -> Mapping[str, PriceSourceType]:
+        """Price source kinds by `prices.source` name."""
+        ...
+
+    @property
+    def all_sections(self) -> Mapping[str, type[BaseModel]]:
+        """Every plugin's config section model, by section name."""
+        ...
+
+
+def settings_class(registry: Registered) -> type[CoreSettings]:
     """The settings class for the loaded plugins: core keys, `prices` and every plugin section."""
     fields: dict[str, Any] = {}
     sources = [t.config_model for t in registry.price_sources.values()]
@@ -325,7 +339,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def load_settings(
-    registry: Registry,
+    registry: Registered,
     path: Path | None = None,
     *,
     environ: bool = True,

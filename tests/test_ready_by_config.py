@@ -10,7 +10,7 @@ import pytest
 from energy_agent.api.errors import ConfigError
 from energy_agent.app.plugins import Registry, collect, get_plugin_manager
 from energy_agent.config import CoreSettings, StandaloneSettings, load_settings
-from energy_agent.standalone.charge_need import ChargeNeed, charge_need
+from energy_agent.runtime.charge_need import ChargeNeed, charge_need
 from energy_agent.standalone.departure import DepartureSchedule
 
 

@@ -7,7 +7,6 @@ they answer with issues whose paths point into the payload (`$.periods[1].end`),
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from energy_agent.api.domain import (
     require_aware,
 )
 from energy_agent.hems import contracts
+from energy_agent.hems.wire import Unreadable, clip, decode_json, plain_text
 
 SCHEDULE_SET_CONTRACT = "hems/v1/schedule-set"
 SCHEDULE_CLEAR_CONTRACT = "hems/v1/schedule-clear"
@@ -114,20 +114,12 @@ class _Findings:
         self.warnings.append(Issue(path, message))
 
 
-class _Unreadable(Exception):
-    """The payload is not a JSON document we can look into; the message says why."""
-
-
-class _DuplicateKeyError(ValueError):
-    pass
-
-
 def parse_schedule_set(payload: bytes, *, now: datetime, tz: ZoneInfo, limits: CommandLimits) -> ParsedCommand:
     """Read a schedule-set payload received at `now`; offset-less times are read in `tz`. Never raises on input."""
     require_aware(now, "now")
     try:
-        document = _decode_json(payload, limits.max_payload_bytes)
-    except _Unreadable as exc:
+        document = decode_json(payload, limits.max_payload_bytes)
+    except Unreadable as exc:
         return ParsedCommand(None, None, (Issue("$", str(exc)),), ())
     command_id = _command_id(document)
     found = _Findings()
@@ -155,8 +147,8 @@ def parse_clear(
     if not payload.strip():
         return None, ()
     try:
-        document = _decode_json(payload, max_payload_bytes)
-    except _Unreadable as exc:
+        document = decode_json(payload, max_payload_bytes)
+    except Unreadable as exc:
         return None, (Issue("$", str(exc)),)
     errors = [Issue(e.path, e.message) for e in contracts.validate(SCHEDULE_CLEAR_CONTRACT, document)]
     return _command_id(document), _capped(errors)
@@ -167,9 +159,9 @@ def parse_operation_mode_set(
 ) -> ParsedModeCommand:
     """Read an operation-mode command: plain text `standalone`/`hems`, a JSON string, or a JSON object."""
     try:
-        document = _decode_json(payload, max_payload_bytes)
-    except _Unreadable as exc:
-        text = _plain_text(payload, max_payload_bytes)
+        document = decode_json(payload, max_payload_bytes)
+    except Unreadable as exc:
+        text = plain_text(payload, max_payload_bytes)
         if text is None:
             return ParsedModeCommand(None, None, (Issue("$", str(exc)),))
         document = text
@@ -179,51 +171,6 @@ def parse_operation_mode_set(
         return ParsedModeCommand(None, command_id, errors)
     mode = document if isinstance(document, str) else document["operation_mode"]
     return ParsedModeCommand(OperationMode(mode), command_id, ())
-
-
-def _decode_json(payload: bytes, max_payload_bytes: int) -> Any:
-    if len(payload) > max_payload_bytes:
-        raise _Unreadable(f"payload is {len(payload)} bytes; at most {max_payload_bytes} are accepted")
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _Unreadable(f"payload is not UTF-8 text (byte {exc.start})") from None
-    try:
-        document = json.loads(text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as exc:
-        raise _Unreadable(f"payload is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except ValueError as exc:
-        raise _Unreadable(f"payload is not acceptable JSON: {_clip(str(exc))}") from None
-    except RecursionError:
-        raise _Unreadable("payload is nested too deeply") from None
-    try:
-        # JSON escapes can smuggle in lone surrogates, which could not be echoed back in a result.
-        json.dumps(document, ensure_ascii=False).encode("utf-8")
-    except (UnicodeEncodeError, RecursionError, ValueError):
-        raise _Unreadable("payload holds a string that is not valid Unicode (a lone surrogate escape)") from None
-    return document
-
-
-def _plain_text(payload: bytes, max_payload_bytes: int) -> str | None:
-    if len(payload) > max_payload_bytes:
-        return None
-    try:
-        return payload.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        return None
-
-
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKeyError(f"key {key!r} appears twice in one object")
-        result[key] = value
-    return result
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def _command_id(document: Any) -> str | None:
@@ -370,7 +317,7 @@ def _read_time(text: str, path: str, tz: ZoneInfo, found: _Findings) -> datetime
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
-        found.error(path, _clip(f"{text!r} is not a valid date-time: {exc}"))
+        found.error(path, clip(f"{text!r} is not a valid date-time: {exc}"))
         return None
     if parsed.tzinfo is None:
         return _localize(parsed, path, tz, found)
@@ -415,7 +362,3 @@ def _horizon_end(now: datetime, horizon_s: int) -> datetime:
         return now + timedelta(seconds=horizon_s)
     except OverflowError:
         return datetime.max.replace(tzinfo=UTC)
-
-
-def _clip(message: str) -> str:
-    return message if len(message) <= contracts.MAX_MESSAGE_CHARS else message[: contracts.MAX_MESSAGE_CHARS - 1] + "…"

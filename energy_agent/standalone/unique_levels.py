@@ -1,4 +1,4 @@
-"""Standalone policy of the Charge Amps plugin: charge in every slot priced at one of the X lowest unique levels.
+"""The default standalone policy (the proposal's rule): charge in every slot at one of the X lowest unique levels.
 
 Per local calendar day: slots priced above `price_threshold` are never chosen; the remaining prices,
 rounded to 4 decimals, form the day's distinct levels; the `top_x_charge_count` lowest levels are chosen
@@ -302,4 +302,4 @@ def plan(request: PlanRequest) -> Plan:
 
 
 POLICY = StandalonePolicy(POLICY_NAME, plan)
-"""The policy the Charge Amps plugin registers."""
+"""The policy the core registers (`energy_agent.standalone.plugin`)."""
