@@ -25,7 +25,7 @@ from energy_agent.testing.agent import (
     running_agent,
     send_hems_command,
 )
-from energy_agent.testing.broker import EmbeddedBroker, free_port
+from energy_agent.testing.broker import EmbeddedBroker, EmbeddedBrokerMissing, free_port
 from energy_agent.testing.clock import ManualClock
 from energy_agent.testing.mosquitto import Mosquitto, MosquittoNotFoundError
 from energy_agent.testing.prices import curve_json, sample_curve
@@ -37,6 +37,7 @@ __all__ = [
     "CoreSettings",
     "DeviceView",
     "EmbeddedBroker",
+    "EmbeddedBrokerMissing",
     "ManualClock",
     "Mosquitto",
     "MosquittoNotFoundError",

@@ -16,6 +16,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+class EmbeddedBrokerMissing(RuntimeError):
+    """amqtt, the embedded broker, is not installed (it is the `demo` extra, not a dependency of the agent)."""
+
+
 class EmbeddedBroker:
     """An anonymous broker on loopback; `start()` returns its port."""
 
@@ -26,7 +30,13 @@ class EmbeddedBroker:
 
     async def start(self) -> int:
         """Start listening."""
-        from amqtt.broker import Broker  # imported here: only the demo needs it
+        try:
+            from amqtt.broker import Broker  # imported here: only the demo needs it
+        except ImportError:
+            raise EmbeddedBrokerMissing(
+                "the embedded MQTT broker needs amqtt, which `energy-agent run` does not: "
+                "pip install 'energy-agent[demo]' (./scripts/setup installs it), or use a broker of your own"
+            ) from None
 
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)

@@ -103,7 +103,12 @@ def register_commands(cli: typer.Typer) -> None:
         duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     ) -> None:
         """Zero-setup demo: embedded broker, simulated charger and car, today's prices, and a live agent."""
+        from energy_agent.testing import EmbeddedBrokerMissing
         from energy_agent_chargeamps.live_demo import run_demo
 
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_demo(broker=broker, duration_s=duration))
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(run_demo(broker=broker, duration_s=duration))
+        except EmbeddedBrokerMissing as exc:
+            typer.echo(f"error: {exc} (--broker HOST:PORT)", err=True)
+            raise typer.Exit(1) from None
