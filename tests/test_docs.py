@@ -14,7 +14,7 @@ import yaml
 from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import CoreSettings, load_settings
 from energy_agent.hems.topics import Topics
-from energy_agent.runtime.state import AgentState
+from energy_agent.runtime.state import AgentState, StateStore
 from tools import docs_gen
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,9 +142,11 @@ def test_topic_table_agrees_with_the_topics_the_agent_uses() -> None:
 
 def test_state_file_example_is_what_the_agent_reads_and_writes() -> None:
     page = (DOCS / "architecture.md").read_text(encoding="utf-8")
-    example = json.loads(page.split("<!-- state-example -->\n```json\n", 1)[1].split("```", 1)[0])
+    text = page.split("<!-- state-example -->\n```json\n", 1)[1].split("```", 1)[0]
+    example = json.loads(text)
     state = AgentState.from_json(example)
     assert state.to_json() == example
+    assert StateStore.encode(state).decode() == text, "the example is laid out as the agent writes the file"
     schedule = state.devices["charge-amps/1"].schedule
     assert schedule is not None and schedule.command_id == "plan-1"
 

@@ -7,7 +7,8 @@
 - `plugin_registry`, `load_config`, `running_agent`/`RunningAgent`: a whole agent built as `energy-agent run`
   builds it; `contract_problems`: a payload checked against the published HEMS contract;
   `app_options_config`: the Home Assistant app's options mapped as `run --ha-options` does;
-  `send_hems_command`: a HEMS command and its answer, as `energy-agent hems` sends it.
+  `send_hems_command`: a HEMS command and its answer, as `energy-agent hems` sends it; `cli_app`: the
+  command line with your plugin, for typer's CliRunner.
 - `sample_curve`, `curve_json`: a realistic day-ahead price curve; `machine_timezone`: the zone an agent
   defaults to.
 - `eventually`: wait in real time for work that crosses sockets.
@@ -19,6 +20,7 @@ from energy_agent.runtime.view import AgentView, DeviceView
 from energy_agent.testing.agent import (
     RunningAgent,
     app_options_config,
+    cli_app,
     contract_problems,
     load_config,
     plugin_registry,
@@ -45,6 +47,7 @@ __all__ = [
     "Registry",
     "RunningAgent",
     "app_options_config",
+    "cli_app",
     "contract_problems",
     "curve_json",
     "eventually",

@@ -7,6 +7,9 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pluggy
+import typer
+
 from energy_agent.api.clock import Clock
 from energy_agent.api.homeassistant import AppOptions
 from energy_agent.app.compose import build_agent
@@ -21,15 +24,26 @@ from energy_agent.runtime.view import AgentView
 START_TIMEOUT_S = 10.0
 
 
+def _plugin_manager(plugins: tuple[object, ...], entry_points: bool) -> pluggy.PluginManager:
+    pm = get_plugin_manager(load_entry_points=entry_points)
+    for plugin in plugins:
+        pm.register(plugin, name=getattr(plugin, "__name__", None))
+    return pm
+
+
+def cli_app(*plugins: object, entry_points: bool = False) -> typer.Typer:
+    """The `energy-agent` command line with the core's built-ins and `plugins` (to run with typer's CliRunner)."""
+    from energy_agent.cli.main import build_app
+
+    return build_app(_plugin_manager(plugins, entry_points))
+
+
 def plugin_registry(*plugins: object, entry_points: bool = False) -> Registry:
     """What the core's built-ins register, plus `plugins` (modules with hook implementations) registered directly.
 
     With `entry_points`, the installed plugins are loaded too (filtered by `ENERGY_AGENT_PLUGINS` as at run time).
     """
-    pm = get_plugin_manager(load_entry_points=entry_points)
-    for plugin in plugins:
-        pm.register(plugin, name=getattr(plugin, "__name__", None))
-    return collect(pm)
+    return collect(_plugin_manager(plugins, entry_points))
 
 
 def app_options_config(
