@@ -113,7 +113,7 @@ class HomeAssistantBridge:
         With `only_new_devices`, nothing is published unless a device runs that was not announced yet.
         """
         async with self._discovery_lock:
-            keys = frozenset(device.key for device in self._view.devices())
+            keys = self._view.device_keys()
             if only_new_devices and keys <= self._announced:
                 return
             messages = self.messages()

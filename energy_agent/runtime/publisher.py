@@ -80,8 +80,7 @@ class StatusPublisher:
         device = runtime.device
         payload = capabilities_payload(device.device_type, device.topic_id, device.capabilities)
         with contextlib.suppress(NotConnectedError):
-            await self._bus.publish(self._topics.capabilities(device.device_type, device.topic_id), dumps(payload),
-                                    retain=True)  # fmt: skip
+            self._bus.send(self._topics.capabilities(device.device_type, device.topic_id), dumps(payload), retain=True)
 
     def _on_added(self, event: DeviceAdded) -> None:
         runtime = self._runtimes.get(event.key)

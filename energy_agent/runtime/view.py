@@ -114,6 +114,10 @@ class AgentView(Protocol):
         """The running devices, sorted by key."""
         ...
 
+    def device_keys(self) -> frozenset[str]:
+        """The keys of the running devices (cheap, for change checks)."""
+        ...
+
     def pending_device_types(self) -> list[str]:
         """Device types that are configured but have no device running yet (their cloud was unreachable)."""
         ...
@@ -230,6 +234,10 @@ class RuntimeView:
     def devices(self) -> list[DeviceView]:
         """The running devices, sorted by key."""
         return [self._device_view(runtime) for _, runtime in sorted(self._runtimes.items())]
+
+    def device_keys(self) -> frozenset[str]:
+        """The keys of the running devices."""
+        return frozenset(self._runtimes)
 
     def _device_view(self, runtime: DeviceRuntime) -> DeviceView:
         device = runtime.device
