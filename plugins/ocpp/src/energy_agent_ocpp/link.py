@@ -75,6 +75,11 @@ class ChargePointLink:
         """True while a connection is open."""
         return self.session is not None
 
+    @property
+    def ready(self) -> bool:
+        """True once the live session has been set up (limits read) and writes may go to the charger."""
+        return self.session is not None and self._ready.is_set()
+
     def attach(self, session: ChargePointSession) -> ChargePointSession | None:
         """Make `session` the live one; returns the one it replaces (to be closed by the caller)."""
         previous, self.session = self.session, session

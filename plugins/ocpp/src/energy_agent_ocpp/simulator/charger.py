@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
+import itertools
 import logging
 import ssl
 from collections.abc import Coroutine
@@ -32,6 +32,17 @@ from energy_agent_ocpp.simulator.quirks import Quirks
 from energy_agent_ocpp.simulator.wire import ChargerWire
 
 log = logging.getLogger("energy_agent_ocpp.simulator")
+
+
+def _stop_if_cancelled() -> None:
+    """Raise CancelledError when this task was asked to stop.
+
+    On Python 3.11 `asyncio.wait_for` (which the ocpp library uses for every call) can swallow a cancellation that
+    arrives just as the answer does; a loop that goes on then would never end.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 @dataclass
@@ -218,6 +229,7 @@ class ChargerSimulator:
     # -- the connection ---------------------------------------------------------------------------------
     async def _run(self) -> None:
         while True:
+            _stop_if_cancelled()
             try:
                 await self._connect_once()
             except InvalidStatus as exc:
@@ -337,10 +349,14 @@ class ChargerSimulator:
             )
 
     def _integrate(self, connector: SimulatedConnector, now: datetime) -> None:
-        """Add the energy delivered since the last tick (the limit is constant between ticks and edges)."""
-        if connector.last_tick is not None and now > connector.last_tick:
-            hours = (now - connector.last_tick).total_seconds() / 3600
-            connector.energy_wh += self.power_kw_at(connector, connector.last_tick) * 1000 * hours
+        """Add the energy delivered since the last tick, piece by piece between the profile edges in between."""
+        last = connector.last_tick
+        if last is not None and now > last:
+            cid = connector.connector_id
+            points = [last, *self.profiles.edges(cid, last, now, connector.transaction_start), now]
+            for begin, end in itertools.pairwise(points):
+                hours = (end - begin).total_seconds() / 3600
+                connector.energy_wh += self.power_kw_at(connector, begin) * 1000 * hours
         connector.last_tick = now
 
     def power_kw_at(self, connector: SimulatedConnector, when: datetime) -> float:
@@ -348,10 +364,19 @@ class ChargerSimulator:
         car = connector.car
         return 0.0 if car is None else car.power_kw(self.current_a(connector.connector_id, when))
 
+    async def _sleep_until(self, target: datetime) -> None:
+        """Sleep until `target` on the clock, measured when this task starts: the clock may have moved since the
+        caller looked (a test's clock jumps while this charger talks to the central system)."""
+        await self.clock.sleep(max(0.0, (target - self.clock.now()).total_seconds()))
+
     async def _tick_loop(self, wire: ChargerWire) -> None:
-        """Each tick: count energy, report status changes, send meter values when due; wake at profile edges."""
+        """Each tick: count energy, report status changes, send meter values when due; wake at profile edges.
+
+        Time may jump past several edges at once (a test's clock): energy is counted piece by piece, and the
+        status reported is the one at the time of the tick."""
         next_meter = self.clock.now()
         while True:
+            _stop_if_cancelled()
             self._wake.clear()
             now = self.clock.now()
             for connector in self.connectors.values():
@@ -360,17 +385,15 @@ class ChargerSimulator:
             if now >= next_meter:
                 await self.send_meter_values(wire, None)
                 next_meter = now + timedelta(seconds=self.meter_interval_s)
-            wait_s = (next_meter - now).total_seconds()
+            target = next_meter
             for connector in self.connectors.values():
                 edges = self.profiles.edges(connector.connector_id, now, next_meter, connector.transaction_start)
-                if edges:
-                    wait_s = min(wait_s, (edges[0] - now).total_seconds())
-            sleeper = asyncio.create_task(self.clock.sleep(max(wait_s, 0.0)))
+                target = min([target, *edges[:1]])
+            _stop_if_cancelled()  # a cancellation swallowed by the calls above must not leave this loop asleep
+            sleeper = asyncio.create_task(self._sleep_until(target))
             waker = asyncio.create_task(self._wake.wait())
             try:
                 await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                for task in (sleeper, waker):
-                    task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.gather(sleeper, waker, return_exceptions=True)
+                sleeper.cancel()
+                waker.cancel()
