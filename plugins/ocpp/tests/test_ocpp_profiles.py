@@ -10,6 +10,7 @@ import pytest
 from energy_agent.api import Period, Schedule, ScheduleSource
 from energy_agent_ocpp.meter import read_meter_values
 from energy_agent_ocpp.profiles import (
+    CLOCK_MARGIN_S,
     ChargerLimits,
     Placement,
     ProfileDoesNotFit,
@@ -25,6 +26,7 @@ from energy_agent_ocpp.profiles import (
 from energy_agent_ocpp.simulator import InstalledProfile, ProfileStore
 
 NOW = datetime(2026, 11, 25, 9, 0, 0, 400_000, tzinfo=UTC)
+M = CLOCK_MARGIN_S
 
 
 def at(seconds: float) -> datetime:
@@ -46,9 +48,10 @@ def schedule(
 def test_a_schedule_holds_its_current_inside_periods_and_0_a_everywhere_else_until_expiry() -> None:
     plan = schedule((3600, 7200, None), (7200, 9000, 16), (10800, 14400, 8), expires_s=43200, max_a=10)
     limits = limit_schedule(plan, now=NOW, default_limit_a=16)
-    assert limits.start == at(0)
-    assert limits.periods == ((0, 0.0), (3600, 10.0), (7200, 16.0), (9000, 0.0), (10800, 8.0), (14400, 0.0))
-    assert limits.duration_s == 43200
+    assert limits.start == at(-M)  # a minute early, for a charger whose clock runs behind
+    assert limits.periods == ((0, 0.0), (M + 3600, 10.0), (M + 7200, 16.0), (M + 9000, 0.0), (M + 10800, 8.0),
+                              (M + 14400, 0.0))  # fmt: skip
+    assert limits.duration_s == M + 43200
     assert limits.valid_to == at(43200)
     for second in range(0, 43200, 60):
         period = plan.active_at(at(second))
@@ -58,9 +61,9 @@ def test_a_schedule_holds_its_current_inside_periods_and_0_a_everywhere_else_unt
 
 
 def test_a_running_period_starts_at_once_and_an_ended_one_is_left_out() -> None:
-    plan = schedule((-7200, -3600, 6), (-60, 600, 12), expires_s=None)
+    plan = schedule((-7200, -3600, 6), (-300, 600, 12), expires_s=None)
     limits = limit_schedule(plan, now=NOW, default_limit_a=16)
-    assert limits.periods == ((0, 12.0), (600, 0.0))
+    assert limits.periods == ((0, 12.0), (M + 600, 0.0))
     assert limits.duration_s is None and limits.valid_to is None  # no expiry: 0 A for ever after the last period
 
 
@@ -71,14 +74,14 @@ def test_edges_fall_on_whole_seconds_without_widening_a_period() -> None:
         expires_at=at(30.7),
     )
     limits = limit_schedule(plan, now=NOW, default_limit_a=16)
-    assert limits.periods == ((0, 0.0), (11, 9.0), (20, 0.0))
-    assert limits.duration_s == 30
+    assert limits.periods == ((0, 0.0), (M + 11, 9.0), (M + 20, 0.0))
+    assert limits.duration_s == M + 30
 
 
 def test_a_period_reaching_expires_at_needs_no_trailing_0_a_and_an_empty_schedule_holds_0_a() -> None:
     limits = limit_schedule(schedule((0, 3600, 16), expires_s=3600), now=NOW, default_limit_a=16)
-    assert limits.periods == ((0, 16.0),)
-    assert limits.duration_s == 3600
+    assert limits.periods == ((0, 0.0), (M, 16.0))
+    assert limits.duration_s == M + 3600
     empty = limit_schedule(schedule(expires_s=600), now=NOW, default_limit_a=16)
     assert empty.periods == ((0, 0.0),)
 
@@ -86,6 +89,12 @@ def test_a_period_reaching_expires_at_needs_no_trailing_0_a_and_an_empty_schedul
 def test_a_clear_holds_0_a_without_end() -> None:
     limits = hold(0.0, now=NOW)
     assert limits.periods == ((0, 0.0),) and limits.duration_s is None and limits.valid_to is None
+
+
+def test_a_charger_whose_clock_runs_behind_is_never_without_a_limit() -> None:
+    behind = NOW - timedelta(seconds=M - 1)
+    assert hold(0.0, now=NOW).limit_at(behind) == 0.0
+    assert limit_schedule(schedule((600, 1200, 16), expires_s=3600), now=NOW, default_limit_a=16).limit_at(behind) == 0
 
 
 def test_the_wire_form_of_a_plan_on_the_connector() -> None:
@@ -103,11 +112,11 @@ def test_the_wire_form_of_a_plan_on_the_connector() -> None:
             "chargingRateUnit": "A",
             "chargingSchedulePeriod": [
                 {"startPeriod": 0, "limit": 0.0},
-                {"startPeriod": 3600, "limit": 10.0},
-                {"startPeriod": 7200, "limit": 0.0},
+                {"startPeriod": 3660, "limit": 10.0},
+                {"startPeriod": 7260, "limit": 0.0},
             ],
-            "duration": 10800,
-            "startSchedule": "2026-11-25T09:00:00Z",
+            "duration": 10860,
+            "startSchedule": "2026-11-25T08:59:00Z",
         },
         "validTo": "2026-11-25T12:00:00Z",
     }

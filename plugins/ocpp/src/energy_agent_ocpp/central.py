@@ -13,6 +13,7 @@ import base64
 import binascii
 import hmac
 import logging
+import os
 import ssl
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -166,7 +167,8 @@ class CentralSystem:
                 logger=WEBSOCKETS_LOG,
             )
         except OSError as exc:
-            raise ConfigError([f"ocpp.listen: cannot listen on {listen.host}:{listen.port}: {exc.strerror}"]) from None
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ConfigError([f"ocpp.listen: cannot listen on {listen.host}:{listen.port}: {reason}"]) from None
         log.info(
             "OCPP 1.6J central system listening on %s/{charge_point_id} for %s",
             self.url,

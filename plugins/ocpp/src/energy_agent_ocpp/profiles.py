@@ -22,6 +22,9 @@ from energy_agent.api import HeldSchedule, Period, Schedule
 
 BASE_STACK_LEVEL = 0
 """Stack level of the base profile (the limit after expiry)."""
+CLOCK_MARGIN_S = 60
+"""Profiles start this long before the agent's "now": a charger whose clock runs behind the agent's by up to this
+much is never left without a limit (a charger without a profile charges at full power)."""
 
 
 class Role(StrEnum):
@@ -100,11 +103,11 @@ def ocpp_time(when: datetime) -> str:
 def limit_schedule(schedule: Schedule, *, now: datetime, default_limit_a: float) -> LimitSchedule:
     """The limits that carry out `schedule` from `now`: its current in each period, 0 A everywhere else.
 
-    Periods that ended are left out. Edges fall on whole seconds, never widening a period: a start is rounded
-    up, an end down. With `expires_at` the schedule ends there (duration and validTo); without, the last
-    0 A lasts for ever.
+    It starts CLOCK_MARGIN_S before `now`; periods that ended before that are left out. Edges fall on whole
+    seconds, never widening a period: a start is rounded up, an end down. With `expires_at` the schedule ends
+    there (duration and validTo); without, the last 0 A lasts for ever.
     """
-    start = whole_second(now)
+    start = whole_second(now) - timedelta(seconds=CLOCK_MARGIN_S)
     expires = schedule.expires_at
     horizon = None if expires is None else whole_second(expires)
     horizon_s = None if horizon is None else int((horizon - start).total_seconds())
@@ -132,8 +135,9 @@ def limit_schedule(schedule: Schedule, *, now: datetime, default_limit_a: float)
 
 
 def hold(limit_a: float, *, now: datetime) -> LimitSchedule:
-    """One limit from `now` on, for ever (a clear holds 0 A; the base holds the limit after expiry)."""
-    return LimitSchedule(start=whole_second(now), periods=((0, round(limit_a, 1)),))
+    """One limit from `now` (less CLOCK_MARGIN_S) on, for ever (a clear holds 0 A; the base the limit after expiry)."""
+    start = whole_second(now) - timedelta(seconds=CLOCK_MARGIN_S)
+    return LimitSchedule(start=start, periods=((0, round(limit_a, 1)),))
 
 
 def _merged(limits: list[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
