@@ -116,12 +116,15 @@ class OcppConfig(BaseModel):
     )
     response_timeout_s: float = Field(10, gt=0, le=120, description="How long to wait for a charger's answer.")
     heartbeat_interval_s: int = Field(300, ge=10, le=86400, description="Heartbeat interval given at boot.")
-    status_interval_s: float = Field(15, ge=1, le=3600, description="How often the device status is published.")
+    status_interval_s: float = Field(
+        15, ge=1, le=3600, description="How often the device status (what the charger last reported) is published."
+    )
     meter_value_sample_interval_s: int | None = Field(
         30,
         ge=0,
         le=3600,
-        description="Set on each charger at connect (MeterValueSampleInterval); null: leave the charger's own.",
+        description="Written to each charger at connect (MeterValueSampleInterval) so that it reports power and "
+        "energy; 0 turns sampled meter values off; null: leave the charger's own.",
     )
 
     @model_validator(mode="after")
