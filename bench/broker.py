@@ -1,15 +1,15 @@
-"""The benchmarks' Mosquitto: tests/broker.py's Broker with logging cut down (kept apart from _common so that
-a benchmark measuring its own memory does not import pytest along with tests/broker.py)."""
+"""The benchmarks' Mosquitto: energy_agent.testing's runner with logging cut down (kept apart from _common so
+that a benchmark measuring its own memory does not import the broker runner when it needs none)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.broker import Broker
+from energy_agent.testing.mosquitto import Mosquitto
 
 
-class BenchBroker(Broker):
-    """tests/broker.py's Mosquitto with logging cut down to errors (`log_type all` would log every message).
+class BenchBroker(Mosquitto):
+    """The test Mosquitto with logging cut down to errors (`log_type all` would log every message).
 
     `nodelay` sets mosquitto's `set_tcp_nodelay` (off by default in mosquitto 2.0)."""
 

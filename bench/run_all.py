@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, tuple[list[str], bool]] = {
     "scale_1000_fixed": (["bench.bench_scale", "--fix", "dispatch,state"], True),
     "process": (["bench.bench_process"], True),
     "cloud_calls": (["bench.bench_cloud_calls"], True),
+    "ocpp_latency": (["bench.bench_ocpp"], True),
 }
 FULL_ONLY = {"scale_1000_fixed"}  # --quick skips these (throughput --quick exercises the same fixes)
 TIMEOUT_S = {False: 1200, True: 180}  # per benchmark, full / quick

@@ -6,6 +6,7 @@ password. Security profile 2 (wss) is exercised with a self-signed certificate m
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import ssl
@@ -126,3 +127,19 @@ async def test_security_profile_2_takes_wss_with_basic_auth_and_refuses_plain_ws
         with pytest.raises((OSError, InvalidMessage, TimeoutError)):
             async with connect(f"ws://127.0.0.1:{port}/HALO-123456", open_timeout=3, subprotocols=[OCPP16]):
                 pass
+
+
+async def test_garbage_on_the_port_leaves_no_strangers_text_in_the_log(
+    central: tuple[int, OcppConnector], caplog: pytest.LogCaptureFixture
+) -> None:
+    port, device = central
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="energy_agent_ocpp.websockets")  # WARNING by default
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"HELLO \x1b[31mevil-garbage\r\n\r\n")
+    await writer.drain()
+    await reader.read()  # the server hangs up
+    writer.close()
+    await eventually(lambda: any("opening handshake failed" in r.getMessage() for r in caplog.records))
+    assert not any("evil-garbage" in r.getMessage() or r.exc_info for r in caplog.records if "ocpp" in r.name)
+    assert not device.link.online

@@ -15,8 +15,10 @@ import hmac
 import logging
 import os
 import ssl
+import sys
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -32,10 +34,27 @@ from energy_agent_ocpp.session import ChargePointSession, TransactionIds
 log = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
-WEBSOCKETS_LOG = logging.getLogger("energy_agent_ocpp.websockets")
-"""The websockets library's own lines (each connection opened, each handshake refused): WARNING and up by default."""
-if WEBSOCKETS_LOG.level == logging.NOTSET:
-    WEBSOCKETS_LOG.setLevel(logging.WARNING)
+
+
+class _WebsocketsLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The websockets library's own lines, at most one line each: a failure (a port scanner's garbage, a client
+    that hangs up mid-handshake) is logged with the exception's type only, never its text or traceback, which
+    would carry what a stranger sent."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        exc_info = kwargs.pop("exc_info", None)
+        if exc_info:
+            error = sys.exc_info()[1] if exc_info is True else exc_info
+            kind = type(error).__name__ if isinstance(error, BaseException) else "error"
+            super().log(logging.INFO, "%s (%s)", msg, kind, **kwargs)
+            return
+        super().log(level, msg, *args, **kwargs)
+
+
+_websockets_logger = logging.getLogger("energy_agent_ocpp.websockets")
+if _websockets_logger.level == logging.NOTSET:
+    _websockets_logger.setLevel(logging.WARNING)  # each connection opened and refused would be a line otherwise
+WEBSOCKETS_LOG = _WebsocketsLog(_websockets_logger, {})
 MAX_REMEMBERED_REFUSALS = 1000
 
 
