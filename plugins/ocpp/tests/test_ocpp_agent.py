@@ -9,25 +9,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiomqtt
 import pytest
 from ocpp_harness import NOW, at, charge_point, section
 
 import energy_agent_ocpp.plugin
-from energy_agent.api import Period, Schedule, ScheduleSource
+from energy_agent.api import DEFAULT_STANDALONE_POLICY, Period, PlanRequest, Schedule, ScheduleSource
 from energy_agent.testing import (
     ManualClock,
     Mosquitto,
     Recorder,
     RunningAgent,
+    curve_json,
     eventually,
     free_port,
     plugin_registry,
     running_agent,
+    sample_curve,
 )
 from energy_agent_ocpp.simulator import Car, ChargerSimulator, Quirks
 
@@ -117,6 +121,7 @@ class World:
         return last
 
 
+@asynccontextmanager
 async def world_for(
     broker: Mosquitto,
     recorder: Recorder,
@@ -124,10 +129,11 @@ async def world_for(
     points: list[dict[str, Any]],
     quirks: Quirks,
     car: bool,
+    **overrides: Any,
 ) -> AsyncIterator[World]:
     clock = ManualClock(NOW)
     port = free_port()
-    document = agent_config(broker, tmp_path, section(port, *points))
+    document = {**agent_config(broker, tmp_path, section(port, *points)), **overrides}
     registry = plugin_registry(energy_agent_ocpp.plugin)
     async with running_agent(document, registry=registry, clock=clock) as agent:
         chargers = [ChargerSimulator(f"ws://127.0.0.1:{port}", p["id"], p["password"], clock=clock, quirks=quirks,
@@ -160,7 +166,7 @@ def car() -> bool:
 async def world(
     broker: Mosquitto, recorder: Recorder, tmp_path: Path, quirks: Quirks, car: bool
 ) -> AsyncIterator[World]:
-    async for value in world_for(broker, recorder, tmp_path, [charge_point()], quirks, car):
+    async with world_for(broker, recorder, tmp_path, [charge_point()], quirks, car) as value:
         yield value
 
 
@@ -262,7 +268,7 @@ async def test_the_status_follows_the_connection_and_a_reconnecting_charger_gets
 
 async def test_twenty_charge_points_at_once(broker: Mosquitto, recorder: Recorder, tmp_path: Path) -> None:
     points = [charge_point(f"CP-{n:02d}", password=f"password-{n:02d}") for n in range(20)]
-    async for world in world_for(broker, recorder, tmp_path, points, Quirks(), car=True):
+    async with world_for(broker, recorder, tmp_path, points, Quirks(), car=True) as world:
         answers = [
             await world.send(f"hems/ocpp/CP-{n:02d}-1", {**COMMAND, "command_id": f"plan-{n}"}) for n in range(20)
         ]
@@ -274,3 +280,33 @@ async def test_twenty_charge_points_at_once(broker: Mosquitto, recorder: Recorde
         for n in range(20):
             topic = f"hems/ocpp/CP-{n:02d}-1"
             await world.polled_until(lambda s: s["online"] and s["schedule_source"] == "hems", topic)
+
+
+async def test_a_standalone_plan_reaches_the_charger_the_same_way(
+    broker: Mosquitto, recorder: Recorder, tmp_path: Path
+) -> None:
+    zone = ZoneInfo("Europe/Amsterdam")
+    curve = sample_curve([NOW.astimezone(zone).date(), (NOW + timedelta(days=1)).astimezone(zone).date()], zone)
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps(curve_json(curve, zone)))
+    standalone = {"operation_mode": "standalone", "prices": {"source": "file", "path": str(prices)}}
+    async with world_for(broker, recorder, tmp_path, [charge_point()], Quirks(), True, **standalone) as world:
+        [charger] = world.chargers
+        sent = len(charger.calls_of("SetChargingProfile"))
+        # the plan made at start found no charger yet; the next periodic re-plan writes it
+        await world.advance_to(301)
+        await eventually(lambda: len(charger.calls_of("SetChargingProfile")) > sent, timeout_s=10)
+        plan = charger.calls_of("SetChargingProfile")[-1]
+        assert curve.end is not None and plan["valid_to"] == curve.end.strftime("%Y-%m-%dT%H:%M:%SZ")
+        policy = plugin_registry(energy_agent_ocpp.plugin).policies[DEFAULT_STANDALONE_POLICY]
+        request = PlanRequest(prices=curve, now=world.clock.now(), timezone=zone, price_threshold_eur_kwh=0.25,
+                              top_x_charge_count=16, max_current_a=16)  # fmt: skip
+        periods = [p for p in policy.plan(request).periods if p.end > world.clock.now()]
+        assert periods, "the sample prices give the policy something to plan"
+        for period in periods:
+            for edge in (period.start, period.end):
+                for second in (-1, 0, 1):
+                    when = edge + timedelta(seconds=second)
+                    inside = any(p.start <= when < p.end for p in periods)
+                    assert charger.limit_at(1, when) == (16 if inside else 0), when
+        await world.polled_until(lambda s: s["schedule_source"] == "standalone" and s["online"])

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from energy_agent.api import DeviceContext, DeviceType, hookimpl
+from energy_agent.api import DEFAULT_STANDALONE_POLICY, DeviceContext, DeviceType, hookimpl
 from energy_agent_ocpp.central import CentralSystem
 from energy_agent_ocpp.config import OcppConfig
 from energy_agent_ocpp.device import DEVICE_TYPE, OcppConnector
@@ -35,7 +35,7 @@ def register_device_types(register: Callable[[DeviceType], None]) -> None:
             config_section="ocpp",
             config_model=OcppConfig,
             create=create_connectors,
-            default_policy=None,
+            default_policy=DEFAULT_STANDALONE_POLICY,
         )
     )
 
