@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, tuple[list[str], bool]] = {
     "scale_1000": (["bench.bench_scale"], True),
     "process": (["bench.bench_process"], True),
     "cloud_calls": (["bench.bench_cloud_calls"], True),
+    "ocpp_latency": (["bench.bench_ocpp"], True),
 }
 FULL_ONLY: set[str] = set()  # --quick skips these
 TIMEOUT_S = {False: 1200, True: 180}  # per benchmark, full / quick
