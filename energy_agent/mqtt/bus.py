@@ -40,7 +40,9 @@ class InboundMessage:
     correlation_data: bytes | None = None
 
 
-MessageHandler = Callable[[InboundMessage], Awaitable[None]]
+MessageHandler = Callable[[InboundMessage], Awaitable[None] | None]
+"""Called with each message; an `async def` handler runs as a task of its own, a plain one at once (it must be
+quick: the HEMS commands' handlers only queue a job)."""
 ConnectListener = Callable[[], Awaitable[None]]
 
 
@@ -260,10 +262,19 @@ class MqttBus:
         )
         # Exact topics through a dict: one agent holds thousands of filters, most of them without wildcards.
         for handler in self._exact.get(inbound.topic, ()):
-            self._spawn(handler(inbound))
+            self._deliver(handler, inbound)
         for topic_filter, handler in self._wildcards:
             if message.topic.matches(topic_filter):
-                self._spawn(handler(inbound))
+                self._deliver(handler, inbound)
+
+    def _deliver(self, handler: MessageHandler, message: InboundMessage) -> None:
+        try:
+            outcome = handler(message)
+        except Exception:
+            log.exception("MQTT handler failed on %s", message.topic)
+            return
+        if outcome is not None:
+            self._spawn(outcome)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)

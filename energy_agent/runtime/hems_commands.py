@@ -8,10 +8,12 @@ id reused with a different payload is a new command.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +33,16 @@ from energy_agent.runtime.state import StateSaver
 log = logging.getLogger(__name__)
 
 REMEMBERED_RESULTS = 32
+
+
+def _logged(job: Awaitable[None]) -> None:
+    """Log the failure of a queued command, which nobody awaits (its answer is its only outcome)."""
+
+    def report(done: asyncio.Future[None]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            log.error("HEMS command failed", exc_info=done.exception())
+
+    asyncio.ensure_future(job).add_done_callback(report)
 
 
 def _dedup_key(command_id: str, payload: bytes) -> str:
@@ -69,11 +81,12 @@ class HemsCommands:
         device = runtime.device
         self._recent[runtime.key] = OrderedDict()
 
-        async def on_set(message: InboundMessage) -> None:
-            await runtime.submit(lambda: self.handle_set(runtime, message))
+        # Plain (not async) handlers: they only queue the command, in the order the messages arrive.
+        def on_set(message: InboundMessage) -> None:
+            _logged(runtime.submit(lambda: self.handle_set(runtime, message)))
 
-        async def on_clear(message: InboundMessage) -> None:
-            await runtime.submit(lambda: self.handle_clear(runtime, message))
+        def on_clear(message: InboundMessage) -> None:
+            _logged(runtime.submit(lambda: self.handle_clear(runtime, message)))
 
         self._bus.subscribe_messages(self._topics.schedule_set(device.device_type, device.topic_id), on_set)
         self._bus.subscribe_messages(self._topics.schedule_clear(device.device_type, device.topic_id), on_clear)

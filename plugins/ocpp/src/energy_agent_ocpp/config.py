@@ -8,6 +8,9 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+DEVICE_TYPE = "ocpp"
+"""Topic segment of OCPP connectors: `hems/ocpp/{topic_id}/…`."""
+
 CHARGE_POINT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,48}$"
 """What a configured identity may hold: the last segment of the URL the charger connects to."""
 TOPIC_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

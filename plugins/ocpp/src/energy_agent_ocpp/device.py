@@ -26,7 +26,7 @@ from energy_agent.api import (
     Schedule,
 )
 from energy_agent_ocpp.central import CentralSystem
-from energy_agent_ocpp.config import ChargePointConfig, OcppConfig
+from energy_agent_ocpp.config import DEVICE_TYPE, ChargePointConfig, OcppConfig
 from energy_agent_ocpp.profiles import (
     BASE_STACK_LEVEL,
     LimitSchedule,
@@ -46,7 +46,6 @@ from energy_agent_ocpp.session import ChargePointSession
 
 log = logging.getLogger(__name__)
 
-DEVICE_TYPE = "ocpp"
 CONTROL_STRATEGY = "schedule"
 """The charger keeps the plan and follows it on its own."""
 HORIZON_S = 7 * 86400

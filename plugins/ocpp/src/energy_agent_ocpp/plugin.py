@@ -6,18 +6,23 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from energy_agent.api import DEFAULT_STANDALONE_POLICY, DeviceContext, DeviceType, hookimpl
-from energy_agent_ocpp.central import CentralSystem
-from energy_agent_ocpp.config import OcppConfig
-from energy_agent_ocpp.device import DEVICE_TYPE, OcppConnector
+from energy_agent_ocpp.config import DEVICE_TYPE, OcppConfig
+
+if TYPE_CHECKING:
+    from energy_agent_ocpp.device import OcppConnector
 
 
 def create_connectors(config: OcppConfig, context: DeviceContext) -> list[OcppConnector]:
     """One device per configured connector, all sharing one central system (one websockets server)."""
+    # imported here: the ocpp library (with its message schemas) costs memory an agent without `ocpp:` never needs
+    from energy_agent_ocpp.central import CentralSystem
+    from energy_agent_ocpp.device import OcppConnector
+
     central = CentralSystem(config, context.clock, metrics=context.metrics)
     return [
         OcppConnector(central, charge_point, connector_id, config=config, context=context)
