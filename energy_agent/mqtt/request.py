@@ -149,6 +149,9 @@ async def device_types_with(
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(settle_s):
                 async for message in client.messages:
-                    if message.payload:  # an empty retained payload is a removed device
-                        found.add(message.topic.value.split("/")[prefix_levels])
+                    # checked here too: some brokers (amqtt, the demo's) match retained messages too loosely
+                    levels = message.topic.value.split("/")
+                    exact = len(levels) == prefix_levels + 3 and levels[prefix_levels + 1] == topic_id
+                    if exact and message.payload:  # an empty retained payload is a removed device
+                        found.add(levels[prefix_levels])
     return sorted(found)

@@ -148,3 +148,24 @@ async def test_every_line_the_demo_prints_to_try_works_as_printed(tmp_path: Path
     finally:
         code = demo.stop()
     assert code == 0, demo.text[-3000:]
+
+
+async def test_an_unknown_topic_id_is_said_at_once_on_the_embedded_broker(tmp_path: Path) -> None:
+    """The demo's broker matches retained messages of `hems/+/9/capabilities` too loosely (it returns connector
+    1's): the CLI must still say that no device 9 exists, not send to charge-amps/9 and wait for nobody."""
+    bin_dir = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGY_AGENT_")}
+    env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", TERM="xterm-256color", COLUMNS="200", LINES="60")
+    demo = Terminal([str(bin_dir / "energy-agent"), "demo", "--duration", "60"], env)
+    try:
+        broker = (await demo.wait_for(r"--broker (127\.0\.0\.1:\d+)")).group(1)
+        await demo.wait_for(r"\(connected\)")
+        shell = await asyncio.create_subprocess_exec(
+            "energy-agent", "hems", "set", "9", "--period", "2026-12-01T10:00:00+00:00/2026-12-01T11:00:00+00:00",
+            "--broker", broker, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(shell.communicate(), timeout=8)
+        assert shell.returncode == 1
+        assert "no device '9' announced" in err.decode(), err.decode()
+    finally:
+        demo.stop()
