@@ -27,7 +27,7 @@ from fractions import Fraction
 
 from energy_agent.api.domain import Period, PriceCurve, PriceSlot, merge_periods, require_aware
 from energy_agent.api.planning import EnergySummary, Plan, PlanRequest, SlotStatus, StandalonePolicy
-from energy_agent.standalone.ready_by_days import ReadyByExplanation, SlotVerdict
+from energy_agent.standalone.ready_by_days import SlotVerdict, explain_days
 
 POLICY_NAME = "ready-by"
 MICROSECOND = timedelta(microseconds=1)
@@ -231,7 +231,7 @@ def plan(request: PlanRequest) -> Plan:
         threshold_active=above > 0,
         no_eligible_slots=0 < above == len(window_prices),
         warnings=() if warning is None else (warning,),
-        explanation=ReadyByExplanation(selection.verdicts, request.timezone),
+        explanation=explain_days(selection.verdicts, request.timezone),
         energy=selection.energy,
     )
 

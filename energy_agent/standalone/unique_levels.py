@@ -8,14 +8,12 @@ planned, so the plan does not drift as the day passes; callers drop periods that
 
 from __future__ import annotations
 
-import bisect
 import functools
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Context, Decimal
-from typing import Any
 
 from energy_agent.api.domain import Period, PriceCurve, PriceSlot, merge_periods
 from energy_agent.api.planning import (
@@ -27,6 +25,7 @@ from energy_agent.api.planning import (
     SlotStatus,
     StandalonePolicy,
 )
+from energy_agent.standalone.local_days import DaysExplanation, local_iso, split_local_days
 
 POLICY_NAME = DEFAULT_STANDALONE_POLICY
 LEVEL_DECIMALS = 4
@@ -163,19 +162,6 @@ def _start_of(slot: PriceSlot) -> datetime:
     return slot.start
 
 
-def _days(curve: PriceCurve, tz: tzinfo) -> Iterator[tuple[date, tuple[PriceSlot, ...]]]:
-    """Split the sorted curve into local calendar days by searching for each next midnight."""
-    slots = curve.slots
-    index = 0
-    while index < len(slots):
-        day = slots[index].start.astimezone(tz).date()
-        # a midnight that does not exist (DST gap) resolves, with fold=0, to the instant of the jump
-        next_midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)
-        end = bisect.bisect_left(slots, next_midnight, lo=index + 1, key=_start_of)
-        yield day, slots[index:end]
-        index = end
-
-
 def select_slots(
     curve: PriceCurve, *, tz: tzinfo, price_threshold_eur_kwh: float | None, top_x_charge_count: int
 ) -> list[DayPlan]:
@@ -191,14 +177,8 @@ def select_slots(
     levels = {price: float(price_level(price)) for price in {slot.price_eur_kwh for slot in curve.slots}}
     return [
         _plan_day(day, day_slots, tz, price_threshold_eur_kwh, top_x_charge_count, levels)
-        for day, day_slots in _days(curve, tz)
+        for day, day_slots in split_local_days(curve.slots, tz, _start_of)
     ]
-
-
-def _iso(moment: datetime, tz: tzinfo) -> str:
-    local = moment.astimezone(tz)
-    # the plain isoformat() is the faster one and gives the same text when there are no microseconds
-    return local.isoformat() if local.microsecond == 0 else local.isoformat(timespec="seconds")
 
 
 def day_json(day: DayPlan) -> DayJson:
@@ -211,8 +191,8 @@ def day_json(day: DayPlan) -> DayJson:
     for item in day.slots:
         slot = item.slot
         # slots usually touch: the previous end, already formatted, is this start
-        start_text = previous_end_text if slot.start == previous_end else _iso(slot.start, tz)
-        previous_end, previous_end_text = slot.end, _iso(slot.end, tz)
+        start_text = previous_end_text if slot.start == previous_end else local_iso(slot.start, tz)
+        previous_end, previous_end_text = slot.end, local_iso(slot.end, tz)
         entry: SlotJson = {
             "start": start_text,
             "end": previous_end_text,
@@ -230,39 +210,8 @@ def day_json(day: DayPlan) -> DayJson:
         "no_eligible_slots": day.no_eligible_slots,
         "levels": list(day.levels_eur_kwh),
         "slots": slots,
-        "periods": [{"start": _iso(period.start, tz), "end": _iso(period.end, tz)} for period in day.periods],
+        "periods": [{"start": local_iso(period.start, tz), "end": local_iso(period.end, tz)} for period in day.periods],
     }
-
-
-class DaysExplanation(Mapping[str, Any]):
-    """`{"days": [day_json(...), ...]}`, formatted on first read and then kept.
-
-    Formatting every slot's times costs more than planning them, and most plans are applied, not shown.
-    A Mapping, not a dict: pass `dict(explanation)` (or `explanation["days"]`) to `json.dumps`.
-    """
-
-    __slots__ = ("_data", "_days")
-
-    def __init__(self, days: Sequence[DayPlan]) -> None:
-        self._days = tuple(days)
-        self._data: dict[str, list[DayJson]] | None = None
-
-    def _built(self) -> dict[str, list[DayJson]]:
-        if self._data is None:
-            self._data = {"days": [day_json(day) for day in self._days]}
-        return self._data
-
-    def __getitem__(self, key: str) -> list[DayJson]:
-        return self._built()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(("days",))
-
-    def __len__(self) -> int:
-        return 1
-
-    def __repr__(self) -> str:
-        return f"DaysExplanation({len(self._days)} days)"
 
 
 def _not_charging_warning(day: DayPlan, threshold_eur_kwh: float) -> str:
@@ -297,7 +246,7 @@ def plan(request: PlanRequest) -> Plan:
         threshold_active=current is not None and current.threshold_active,
         no_eligible_slots=current is not None and current.no_eligible_slots,
         warnings=warnings,
-        explanation=DaysExplanation(days),
+        explanation=DaysExplanation(lambda: [day_json(day) for day in days], f"{len(days)} days"),
     )
 
 
