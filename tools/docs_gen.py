@@ -307,6 +307,13 @@ def _tables_for(path: str, model: type[BaseModel], title: str, intro: str = "") 
             yield from _tables_for(child, member, heading, _model_intro(member))
 
 
+def _fields_in_order(model: type[BaseModel]) -> list[tuple[str, FieldInfo]]:
+    """The model's fields, its own before the ones it inherits: a kind's keys, then the keys kinds share."""
+    own = [name for name in inspect.get_annotations(model) if name in model.model_fields]
+    inherited = [name for name in model.model_fields if name not in own]
+    return [(name, model.model_fields[name]) for name in own + inherited]
+
+
 def _model_intro(model: type[BaseModel]) -> str:
     return inspect.cleandoc(model.__doc__ or "").split("\n\n")[0]
 
@@ -317,7 +324,7 @@ def _table_markdown(table: _Table, level: int, links: dict[str, str]) -> str:
         lines += [table.intro, ""]
     attribute_docs = _attribute_docs(table.model)
     lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
-    for name, info in table.model.model_fields.items():
+    for name, info in _fields_in_order(table.model):
         path = f"{table.path}.{name}".lstrip(".")
         kind = type_text(info.annotation)
         limits = constraints_text(info)

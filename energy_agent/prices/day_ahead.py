@@ -18,15 +18,17 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import aiohttp
+from pydantic import ConfigDict, Field, field_validator
 
 from energy_agent.api.clock import Clock
 from energy_agent.api.domain import PriceCurve, PriceSlot, isoformat
 from energy_agent.api.errors import PriceDataError
 from energy_agent.api.prices import MAX_REPORTED_PROBLEMS, PriceSink
+from energy_agent.prices.all_in import AllInPriceConfig
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,28 @@ MAX_BODY_BYTES = 5_000_000
 """An answer larger than this is refused (two days of quarter hours are some 60 kB of XML)."""
 MAX_BACKOFF_DOUBLINGS = 20
 KWH_PER_MWH = 1000.0
+
+
+class DayAheadConfig(AllInPriceConfig):
+    """The `prices:` keys every day-ahead market source has; each source adds its own and `base_url`'s default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str
+    """The API's URL."""
+    poll_interval_s: float = Field(default=3600.0, gt=0)
+    """Longest wait between fetches; tomorrow's prices are looked for from 13:00 CE(S)T, retrying sooner."""
+    retry_interval_s: float = Field(default=60.0, gt=0)
+    """First wait after a failure or while tomorrow is late; doubles each time, up to `poll_interval_s`."""
+    timeout_s: float = Field(default=30.0, gt=0)
+    """Longest wait for one answer."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
 
 
 class PriceFetchError(PriceDataError):
@@ -304,8 +328,8 @@ class DayAheadPoller:
         return min(poll, backoff), streak + 1
 
 
-def poll_settings(config: Any) -> dict[str, float]:
-    """The poller's keyword arguments from a source config with the usual keys."""
+def poll_settings(config: DayAheadConfig) -> dict[str, float]:
+    """The poller's keyword arguments from a source's config."""
     return {
         "poll_interval_s": config.poll_interval_s,
         "retry_interval_s": config.retry_interval_s,

@@ -10,16 +10,16 @@ from __future__ import annotations
 import difflib
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import aiohttp
-from pydantic import ConfigDict, Field, SecretStr, field_validator
+from pydantic import ConfigDict, SecretStr, field_validator
 
 from energy_agent.api.clock import Clock
 from energy_agent.api.domain import PriceSlot
-from energy_agent.prices.all_in import AllInPriceConfig
 from energy_agent.prices.day_ahead import (
+    DayAheadConfig,
     DayAheadPoller,
     HttpAnswer,
     MarketWindow,
@@ -29,9 +29,6 @@ from energy_agent.prices.day_ahead import (
     transient_status,
 )
 from energy_agent.prices.entsoe_document import parse_entsoe_document
-
-if TYPE_CHECKING:  # ElementTree is imported on the first parse: an agent without ENTSO-E never loads expat
-    pass
 
 ENTSOE_URL = "https://web-api.tp.entsoe.eu/api"
 """The Transparency Platform's RESTful API."""
@@ -82,7 +79,7 @@ BIDDING_ZONES: dict[str, str] = {
 """Bidding zones with day-ahead prices on the platform: short name → EIC code (`area` accepts either)."""
 
 
-class EntsoePricesConfig(AllInPriceConfig):
+class EntsoePricesConfig(DayAheadConfig):
     """`prices:` for `source: entsoe`: day-ahead prices of one bidding zone from the ENTSO-E Transparency Platform."""
 
     model_config = ConfigDict(extra="forbid")
@@ -94,12 +91,6 @@ class EntsoePricesConfig(AllInPriceConfig):
     """Bidding zone: its EIC code (`10YNL----------L`) or short name (`NL`, `DE_LU`, `SE3`; docs/prices.md)."""
     base_url: str = ENTSOE_URL
     """The RESTful API's URL."""
-    poll_interval_s: float = Field(default=3600.0, gt=0)
-    """Longest wait between fetches; tomorrow's prices are looked for from 13:00 CE(S)T, retrying sooner."""
-    retry_interval_s: float = Field(default=60.0, gt=0)
-    """First wait after a failure or while tomorrow is late; doubles each time, up to `poll_interval_s`."""
-    timeout_s: float = Field(default=30.0, gt=0)
-    """Longest wait for one answer."""
 
     @field_validator("token")
     @classmethod
@@ -113,13 +104,6 @@ class EntsoePricesConfig(AllInPriceConfig):
     @classmethod
     def _area_code(cls, value: str) -> str:
         return area_code(value)
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
 
 def area_code(value: str) -> str:

@@ -15,13 +15,13 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import aiohttp
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, field_validator
 
 from energy_agent.api.clock import Clock
 from energy_agent.api.domain import PriceSlot
 from energy_agent.api.prices import MAX_PRICE_SLOTS
-from energy_agent.prices.all_in import AllInPriceConfig
 from energy_agent.prices.day_ahead import (
+    DayAheadConfig,
     DayAheadPoller,
     MarketWindow,
     NoPricesYet,
@@ -42,7 +42,7 @@ AREA_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,5}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 
 
-class NordPoolPricesConfig(AllInPriceConfig):
+class NordPoolPricesConfig(DayAheadConfig):
     """`prices:` for `source: nordpool`: day-ahead prices of one delivery area from the Nord Pool Data Portal."""
 
     model_config = ConfigDict(extra="forbid")
@@ -54,12 +54,6 @@ class NordPoolPricesConfig(AllInPriceConfig):
     """Currency of the prices. With another than EUR, every price (cap, adder) is in that currency per kWh."""
     base_url: str = NORDPOOL_URL
     """The Data Portal API's URL."""
-    poll_interval_s: float = Field(default=3600.0, gt=0)
-    """Longest wait between fetches; tomorrow's prices are looked for from 13:00 CE(S)T, retrying sooner."""
-    retry_interval_s: float = Field(default=60.0, gt=0)
-    """First wait after a failure or while tomorrow is late; doubles each time, up to `poll_interval_s`."""
-    timeout_s: float = Field(default=30.0, gt=0)
-    """Longest wait for one answer."""
 
     @field_validator("area")
     @classmethod
@@ -76,13 +70,6 @@ class NordPoolPricesConfig(AllInPriceConfig):
         if not CURRENCY_PATTERN.match(currency):
             raise ValueError(f"{value!r} is not a currency code (like EUR, SEK, NOK, DKK)")
         return currency
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
 
 def parse_nordpool_day(data: object, *, area: str, currency: str, day: date | None = None) -> list[PriceSlot]:
