@@ -24,6 +24,7 @@ from energy_agent.api import (
     DeviceStatus,
     HeldSchedule,
     Schedule,
+    ScheduleSource,
 )
 from energy_agent_ocpp.central import CentralSystem
 from energy_agent_ocpp.config import DEVICE_TYPE, ChargePointConfig, OcppConfig
@@ -67,21 +68,8 @@ _STATES = {
 }
 
 
-class _Hold:
-    """The plan after a clear: 0 A, without end."""
-
-    def __repr__(self) -> str:
-        return "hold at 0 A"
-
-
-HOLD: Final = _Hold()
-Desired = Schedule | _Hold
-
-
-def _plan_key(desired: Desired) -> object:
-    if isinstance(desired, Schedule):
-        return ("plan", desired.periods, desired.max_current_a, desired.expires_at)
-    return "hold"
+CLEAR: Final = Schedule(periods=(), source=ScheduleSource.NONE)
+"""The plan after a clear: no period, so 0 A without end."""
 
 
 def describe(limits: LimitSchedule) -> str:
@@ -125,9 +113,9 @@ class OcppConnector:
             max_periods=MAX_PERIODS,
             extra={"charge_point_id": charge_point.id, "connector_id": connector_id, "protocol": "ocpp1.6"},
         )
-        self._desired: Desired | None = None
+        self._desired: Schedule | None = None
         """What the charger should hold; None until the agent knows (then only the base profile is written)."""
-        self._written: tuple[object, ChargePointSession] | None = None
+        self._written: tuple[Schedule, ChargePointSession] | None = None
         """The plan the charger accepted, and on which connection."""
         self._synced: ChargePointSession | None = None
         """The connection on which the base profile was written."""
@@ -159,7 +147,7 @@ class OcppConnector:
 
     async def clear_schedule(self) -> None:
         """Have the charger hold 0 A, without end."""
-        await self._put(HOLD)
+        await self._put(CLEAR)
 
     async def restore_schedule(self, schedule: Schedule) -> None:
         """After an agent restart: the plan in force, written when the charger is (or gets) connected."""
@@ -179,18 +167,22 @@ class OcppConnector:
             session = await self._session()
             if self._desired is None:
                 return
-            if self.placement is Placement.TRANSACTION or self._written != (_plan_key(self._desired), session):
+            if self.placement is Placement.TRANSACTION or not self._holds(self._desired, session):
                 log.info("%s: transaction %d started; writing the plan in force", self._where, transaction_id)
                 await self._write(session, self._desired)
 
     async def _session(self) -> ChargePointSession:
         return await self.link.wait_ready(self.config.response_timeout_s)
 
-    async def _put(self, desired: Desired) -> None:
+    def _holds(self, desired: Schedule, session: ChargePointSession) -> bool:
+        """The charger accepted this plan on this connection."""
+        return self._written is not None and self._written[1] is session and desired.same_plan(self._written[0])
+
+    async def _put(self, desired: Schedule) -> None:
         async with self._lock:
             session = await self._session()
             await self._bring_up_to_date(session, write_desired=False)
-            if self._written != (_plan_key(desired), session):
+            if not self._holds(desired, session):
                 await self._write(session, desired)
             else:
                 log.info("%s: the charger already holds this plan; nothing sent", self._where)
@@ -202,7 +194,7 @@ class OcppConnector:
             self._written = None
             await self._write_base(session)
             self._synced = session
-        if write_desired and self._desired is not None and self._written != (_plan_key(self._desired), session):
+        if write_desired and self._desired is not None and not self._holds(self._desired, session):
             await self._write(session, self._desired)
 
     async def _write_base(self, session: ChargePointSession) -> None:
@@ -230,13 +222,10 @@ class OcppConnector:
             "; ".join(answers),
         )
 
-    async def _write(self, session: ChargePointSession, desired: Desired) -> None:
+    async def _write(self, session: ChargePointSession, desired: Schedule) -> None:
         now = self.context.clock.now()
-        if isinstance(desired, Schedule):
-            limits = limit_schedule(desired, now=now, default_limit_a=self.charge_point.max_current_a)
-            periods_sent = len(desired.without_ended(now).periods)
-        else:
-            limits, periods_sent = hold(0.0, now=now), 0
+        limits = limit_schedule(desired, now=now, default_limit_a=self.charge_point.max_current_a)
+        periods_sent = len(desired.without_ended(now).periods)
         stack_level = plan_stack_level(self.config.limit_after_expiry_a is not None)
         try:
             check_fits(limits, session.limits, stack_level=stack_level, periods_sent=periods_sent)
@@ -257,7 +246,7 @@ class OcppConnector:
             )
             answer = await session.request(call.SetChargingProfile(connector_id=target, cs_charging_profiles=profile))
             if answer.status == enums.ChargingProfileStatus.accepted:
-                self._written = (_plan_key(desired), session)
+                self._written = (desired, session)
                 self.placement = placement
                 log.info("%s: the charger holds %s as %s: %s", self._where, _what(desired), placement, describe(limits))
                 return
@@ -300,7 +289,7 @@ class OcppConnector:
         session = await self._session()
         now = self.context.clock.now()
         desired = self._desired
-        expires = desired.expires_at if isinstance(desired, Schedule) else None
+        expires = desired.expires_at if desired is not None else None
         duration_s = READ_BACK_S if expires is None else int((expires - now).total_seconds())
         duration_s = max(1, min(duration_s, HORIZON_S))
         answer = await session.request(
@@ -318,7 +307,7 @@ class OcppConnector:
             raise DeviceRejectedError(f"{self._where} gave a composite schedule that cannot be read: {exc}") from None
 
 
-def _what(desired: Desired) -> str:
-    if isinstance(desired, Schedule):
-        return f"the {desired.source} plan ({len(desired.periods)} period(s))"
-    return "a clear (0 A)"
+def _what(desired: Schedule) -> str:
+    if desired is CLEAR:
+        return "a clear (0 A)"
+    return f"the {desired.source} plan ({len(desired.periods)} period(s))"
