@@ -248,7 +248,8 @@ class CentralSystem:
             meter_value_sample_interval_s=self.config.meter_value_sample_interval_s,
             metrics=self.metrics,
         )
-        self._logged_refusals = {k for k in self._logged_refusals if k[1] != shown(link.charge_point_id)}
+        identity = shown(link.charge_point_id)
+        self._logged_refusals = {key for key in self._logged_refusals if key[1] != identity}
         previous = link.attach(session)
         remote = connection.remote_address[0] if connection.remote_address else "?"
         log.info("%s connected from %s", link.charge_point_id, remote)

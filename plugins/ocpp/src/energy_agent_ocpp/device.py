@@ -197,29 +197,50 @@ class OcppConnector:
         if write_desired and self._desired is not None and not self._holds(self._desired, session):
             await self._write(session, self._desired)
 
+    async def _offer(
+        self,
+        session: ChargePointSession,
+        limits: LimitSchedule,
+        *,
+        role: Role,
+        stack_level: int,
+        transaction_id: int | None = None,
+    ) -> tuple[Placement | None, list[str]]:
+        """Offer the profile at each placement the charger may take, most specific first, until one is accepted.
+
+        Returns the placement taken (None when every one was refused) and the refusals on the way.
+        """
+        refusals: list[str] = []
+        only_connector = len(self.charge_point.connectors) == 1
+        for placement in fallback_chain(transaction_id=transaction_id, only_connector=only_connector):
+            target, profile = charging_profile(
+                limits,
+                connector_id=self.connector_id,
+                role=role,
+                stack_level=stack_level,
+                placement=placement,
+                transaction_id=transaction_id,
+            )
+            answer = await session.request(call.SetChargingProfile(connector_id=target, cs_charging_profiles=profile))
+            if answer.status == enums.ChargingProfileStatus.accepted:
+                return placement, refusals
+            refusals.append(f"{placement}: {answer.status}")
+            log.info("%s: %s answered %s", self._where, placement, answer.status)
+        return None, refusals
+
     async def _write_base(self, session: ChargePointSession) -> None:
         limit_a = self.config.limit_after_expiry_a
         if limit_a is None:
             return
         limits = hold(limit_a, now=self.context.clock.now())
-        answers = []
-        for placement in fallback_chain(transaction_id=None, only_connector=len(self.charge_point.connectors) == 1):
-            target, profile = charging_profile(
-                limits,
-                connector_id=self.connector_id,
-                role=Role.BASE,
-                stack_level=BASE_STACK_LEVEL,
-                placement=placement,
-            )
-            answer = await session.request(call.SetChargingProfile(connector_id=target, cs_charging_profiles=profile))
-            if answer.status == enums.ChargingProfileStatus.accepted:
-                log.info("%s: base profile %g A after expiry held (%s)", self._where, limit_a, placement)
-                return
-            answers.append(f"{placement}: {answer.status}")
+        placement, refusals = await self._offer(session, limits, role=Role.BASE, stack_level=BASE_STACK_LEVEL)
+        if placement is not None:
+            log.info("%s: base profile %g A after expiry held (%s)", self._where, limit_a, placement)
+            return
         log.warning(
             "%s: the charger refused the base profile (%s); after a plan's expires_at it uses its own default",
             self._where,
-            "; ".join(answers),
+            "; ".join(refusals),
         )
 
     async def _write(self, session: ChargePointSession, desired: Schedule) -> None:
@@ -232,27 +253,15 @@ class OcppConnector:
         except ProfileDoesNotFit as exc:
             raise DeviceRejectedError(f"{self._where} cannot hold this schedule: {exc}") from None
         transaction_id = self.link.readings[self.connector_id].transaction_id
-        chain = fallback_chain(transaction_id=transaction_id, only_connector=len(self.charge_point.connectors) == 1)
         self._written = None
-        answers = []
-        for placement in chain:
-            target, profile = charging_profile(
-                limits,
-                connector_id=self.connector_id,
-                role=Role.PLAN,
-                stack_level=stack_level,
-                placement=placement,
-                transaction_id=transaction_id,
-            )
-            answer = await session.request(call.SetChargingProfile(connector_id=target, cs_charging_profiles=profile))
-            if answer.status == enums.ChargingProfileStatus.accepted:
-                self._written = (desired, session)
-                self.placement = placement
-                log.info("%s: the charger holds %s as %s: %s", self._where, _what(desired), placement, describe(limits))
-                return
-            answers.append(f"{placement}: {answer.status}")
-            log.info("%s: %s answered %s", self._where, placement, answer.status)
-        raise DeviceRejectedError(f"{self._where} refused the charging profile ({'; '.join(answers)})")
+        placement, refusals = await self._offer(
+            session, limits, role=Role.PLAN, stack_level=stack_level, transaction_id=transaction_id
+        )
+        if placement is None:
+            raise DeviceRejectedError(f"{self._where} refused the charging profile ({'; '.join(refusals)})")
+        self._written = (desired, session)
+        self.placement = placement
+        log.info("%s: the charger holds %s as %s: %s", self._where, _what(desired), placement, describe(limits))
 
     # -- reads -------------------------------------------------------------------------------------
     async def read_status(self) -> DeviceStatus:

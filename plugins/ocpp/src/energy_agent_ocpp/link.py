@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from energy_agent.api import DeviceError, DeviceUnavailableError
@@ -48,7 +47,6 @@ class ConnectorReadings:
     meter_start_kwh: float | None = None
     session_energy_kwh: float | None = None
     """Energy of the running transaction, or of the last one until the connector is free again."""
-    updated_at: datetime | None = None
 
 
 class ChargePointLink:
@@ -61,7 +59,6 @@ class ChargePointLink:
         """Status reported for connector 0 (the whole charge point)."""
         self.session: ChargePointSession | None = None
         self.listeners: dict[int, ConnectorListener] = {}
-        self.boot_info: str | None = None
         self._ready = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 

@@ -7,6 +7,7 @@ currents but no power gets its power estimated from current and voltage (230 V w
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ def _number(raw: Any) -> float | None:
         value = float(raw)
     except (TypeError, ValueError):
         return None
-    return value if value == value and abs(value) != float("inf") else None
+    return value if math.isfinite(value) else None
 
 
 def _total(values: list[tuple[str | None, float]]) -> float | None:

@@ -78,8 +78,7 @@ def register_commands(cli: typer.Typer) -> None:
         from energy_agent_ocpp.simulator import Quirks
         from energy_agent_ocpp.simulator.console import run_console
 
-        if not logging.getLogger().handlers:
-            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
         quirks = Quirks(
             rejects_tx_default=rejects_tx_default,
             max_periods=max_periods,

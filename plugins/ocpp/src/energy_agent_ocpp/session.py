@@ -20,10 +20,11 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from energy_agent.api import Clock, DeviceError, DeviceRejectedError, DeviceUnavailableError, Metrics
+from energy_agent_ocpp.config import DEVICE_TYPE
 from energy_agent_ocpp.link import ChargePointLink, ConnectorReadings
 from energy_agent_ocpp.meter import read_meter_values
 from energy_agent_ocpp.profiles import ChargerLimits, ocpp_time
-from energy_agent_ocpp.routing import after, on
+from energy_agent_ocpp.routing import after, frame_log, on
 from energy_agent_ocpp.safe import shown_text
 
 log = logging.getLogger(__name__)
@@ -39,17 +40,10 @@ CONFIGURATION_KEYS = (
     "SupportedFeatureProfiles",
     "MeterValueSampleInterval",
 )
-METRICS_DEVICE_TYPE = "ocpp"
 
 
-class _WireLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """The library logs every frame at INFO; here that is DEBUG (set energy_agent_ocpp.wire to DEBUG to see them)."""
-
-    def info(self, msg: object, *args: object, **kwargs: Any) -> None:
-        self.debug(msg, *args, **kwargs)
-
-
-WIRE_LOG = _WireLog(logging.getLogger("energy_agent_ocpp.wire"), {})
+WIRE_LOG = frame_log("energy_agent_ocpp.wire")
+"""Every frame, at DEBUG (set energy_agent_ocpp.wire to DEBUG to see them)."""
 
 
 def _int_or_none(raw: str | None) -> int | None:
@@ -132,7 +126,7 @@ class ChargePointSession(ChargePoint):
         action = type(payload).__name__
         if self.closed.is_set():
             raise DeviceUnavailableError(f"charge point {self.name} disconnected")
-        with self.metrics.measure(METRICS_DEVICE_TYPE, action):
+        with self.metrics.measure(DEVICE_TYPE, action):
             calling = asyncio.create_task(self.call(payload, suppress=False))
             closing = asyncio.create_task(self.closed.wait())
             try:
@@ -222,8 +216,8 @@ class ChargePointSession(ChargePoint):
     def on_boot_notification(self, charge_point_vendor: str, charge_point_model: str, **kwargs: Any) -> Any:
         """Accept the charger, give it the time and the heartbeat interval."""
         firmware = kwargs.get("firmware_version")
-        self.link.boot_info = shown_text(f"{charge_point_vendor} {charge_point_model} firmware {firmware or '?'}")
-        log.info("%s booted: %s", self.name, self.link.boot_info)
+        booted = shown_text(f"{charge_point_vendor} {charge_point_model} firmware {firmware or '?'}")
+        log.info("%s booted: %s", self.name, booted)
         return call_result.BootNotification(
             current_time=ocpp_time(self.clock.now()),
             interval=self.heartbeat_interval_s,
@@ -252,7 +246,6 @@ class ChargePointSession(ChargePoint):
             log.info("%s connector %d: %s (%s)", self.name, connector_id, status, error_code)
         readings.status, readings.error_code = status, error_code
         readings.info = None if not info else shown_text(info, 60)
-        readings.updated_at = self.clock.now()
         if status != enums.ChargePointStatus.charging:
             readings.power_kw = 0.0  # only a charging connector delivers power; the next meter value says how much
         if status == enums.ChargePointStatus.available:
@@ -277,7 +270,6 @@ class ChargePointSession(ChargePoint):
         transaction_id = kwargs.get("transaction_id")
         if isinstance(transaction_id, int) and readings.transaction_id is None:
             readings.transaction_id = transaction_id
-        readings.updated_at = self.clock.now()
         return call_result.MeterValues()
 
     @on(enums.Action.start_transaction)

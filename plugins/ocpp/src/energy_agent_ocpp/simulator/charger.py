@@ -129,8 +129,7 @@ class ChargerSimulator:
 
     def power_kw(self, connector_id: int) -> float:
         """What the connector delivers now."""
-        car = self.connectors[connector_id].car
-        return 0.0 if car is None else car.power_kw(self.current_a(connector_id))
+        return self.power_kw_at(self.connectors[connector_id], self.clock.now())
 
     def calls_of(self, action: str) -> list[dict[str, Any]]:
         """Payloads of every call of `action` received so far."""
@@ -381,7 +380,7 @@ class ChargerSimulator:
             now = self.clock.now()
             for connector in self.connectors.values():
                 self._integrate(connector, now)
-                await self.send_status(wire, connector.connector_id)
+            await self.send_status(wire, None)
             if now >= next_meter:
                 await self.send_meter_values(wire, None)
                 next_meter = now + timedelta(seconds=self.meter_interval_s)

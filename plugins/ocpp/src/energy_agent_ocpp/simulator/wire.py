@@ -13,7 +13,7 @@ from ocpp.v16 import ChargePoint, call_result, enums
 from websockets.asyncio.client import ClientConnection
 
 from energy_agent_ocpp.profiles import ocpp_time, whole_second
-from energy_agent_ocpp.routing import after, on
+from energy_agent_ocpp.routing import after, frame_log, on
 from energy_agent_ocpp.simulator.profiles import CP_MAX, TX_DEFAULT, TX_PROFILE, InstalledProfile
 
 if TYPE_CHECKING:
@@ -22,12 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("energy_agent_ocpp.simulator")
 
 
-class _QuietWire(logging.LoggerAdapter):  # type: ignore[type-arg]
-    def info(self, msg: object, *args: object, **kwargs: Any) -> None:
-        self.debug(msg, *args, **kwargs)
-
-
-WIRE_LOG = _QuietWire(logging.getLogger("energy_agent_ocpp.simulator.wire"), {})
+WIRE_LOG = frame_log("energy_agent_ocpp.simulator.wire")
 
 
 class ChargerWire(ChargePoint):
