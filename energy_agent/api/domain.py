@@ -52,6 +52,24 @@ class ChargerState(StrEnum):
     CHARGING = "charging"
     ERROR = "error"
 
+    @classmethod
+    def of_ocpp_status(cls, status: str | None) -> ChargerState | None:
+        """The state an OCPP 1.6 ChargePointStatus stands for (in any letter case); None for any other word."""
+        return _OCPP_STATUS_STATES.get((status or "").lower())
+
+
+_OCPP_STATUS_STATES = {
+    "available": ChargerState.IDLE,
+    "reserved": ChargerState.IDLE,
+    "preparing": ChargerState.PLUGGED_IN,
+    "suspendedev": ChargerState.PLUGGED_IN,
+    "suspendedevse": ChargerState.PLUGGED_IN,
+    "finishing": ChargerState.PLUGGED_IN,
+    "charging": ChargerState.CHARGING,
+    "unavailable": ChargerState.ERROR,
+    "faulted": ChargerState.ERROR,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Period:

@@ -22,8 +22,9 @@ from energy_agent.api import (
     ScheduleSource,
 )
 from energy_agent.testing import ManualClock, eventually
+from energy_agent_chargeamps.account import ConnectorReading
 from energy_agent_chargeamps.config import ChargeAmpsConfig
-from energy_agent_chargeamps.connector import ChargeAmpsConnector
+from energy_agent_chargeamps.connector import ChargeAmpsConnector, charger_state
 from energy_agent_chargeamps.plugin import create_connectors
 from energy_agent_chargeamps.simulator import Fault, FaultMode, Simulator
 
@@ -228,3 +229,27 @@ async def test_refused_credentials_pause_cloud_calls_instead_of_logging_in_every
         await device.read_status()
     assert attempts() == 2
     await device.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        ("Available", ChargerState.IDLE),
+        ("Reserved", ChargerState.IDLE),
+        ("Preparing", ChargerState.PLUGGED_IN),
+        ("SuspendedEV", ChargerState.PLUGGED_IN),
+        ("suspendedevse", ChargerState.PLUGGED_IN),
+        ("Finishing", ChargerState.PLUGGED_IN),
+        ("Occupied", ChargerState.PLUGGED_IN),
+        ("Connected", ChargerState.PLUGGED_IN),
+        ("Charging", ChargerState.CHARGING),
+        ("Faulted", ChargerState.ERROR),
+        ("Unavailable", ChargerState.ERROR),
+        ("7", ChargerState.IDLE),
+        (None, ChargerState.IDLE),
+    ],
+)
+def test_cloud_status_words_map_to_the_contract_state(status: str | None, state: ChargerState) -> None:
+    """OCPP's status words in any case, the cloud's own two, and anything else (a numeric code) as idle."""
+    reading = ConnectorReading(online=True, status=status, is_charging=False, power_kw=0.0, total_energy_kwh=None)
+    assert charger_state(reading) is state

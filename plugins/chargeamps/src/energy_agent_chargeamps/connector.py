@@ -34,19 +34,8 @@ HORIZON_S = 7 * 86400
 MAX_PERIODS = 96
 DIRECT_RECHECK_S = 60.0
 
-_STATES = {
-    "available": ChargerState.IDLE,
-    "charging": ChargerState.CHARGING,
-    "preparing": ChargerState.PLUGGED_IN,
-    "suspendedev": ChargerState.PLUGGED_IN,
-    "suspendedevse": ChargerState.PLUGGED_IN,
-    "finishing": ChargerState.PLUGGED_IN,
-    "occupied": ChargerState.PLUGGED_IN,
-    "connected": ChargerState.PLUGGED_IN,
-    "reserved": ChargerState.IDLE,
-    "faulted": ChargerState.ERROR,
-    "unavailable": ChargerState.ERROR,
-}
+_PLUGGED_IN_WORDS = frozenset({"occupied", "connected"})
+"""The cloud's own words beside OCPP's."""
 
 
 def charger_state(reading: ConnectorReading) -> ChargerState:
@@ -55,7 +44,9 @@ def charger_state(reading: ConnectorReading) -> ChargerState:
         return ChargerState.ERROR
     if reading.is_charging or reading.power_kw > 0.05:
         return ChargerState.CHARGING
-    return _STATES.get((reading.status or "").lower(), ChargerState.IDLE)
+    if (reading.status or "").lower() in _PLUGGED_IN_WORDS:
+        return ChargerState.PLUGGED_IN
+    return ChargerState.of_ocpp_status(reading.status) or ChargerState.IDLE
 
 
 class ChargeAmpsConnector:

@@ -55,18 +55,6 @@ MAX_PERIODS = 48
 READ_BACK_S = 86400
 """How far ahead `read_schedule` asks the charger when the plan has no expiry."""
 
-_STATES = {
-    "Available": ChargerState.IDLE,
-    "Reserved": ChargerState.IDLE,
-    "Preparing": ChargerState.PLUGGED_IN,
-    "SuspendedEV": ChargerState.PLUGGED_IN,
-    "SuspendedEVSE": ChargerState.PLUGGED_IN,
-    "Finishing": ChargerState.PLUGGED_IN,
-    "Charging": ChargerState.CHARGING,
-    "Unavailable": ChargerState.ERROR,
-    "Faulted": ChargerState.ERROR,
-}
-
 
 CLEAR: Final = Schedule(periods=(), source=ScheduleSource.NONE)
 """The plan after a clear: no period, so 0 A without end."""
@@ -278,7 +266,7 @@ class OcppConnector:
             )
         overall = self.link.charge_point_status
         status = overall if overall in ("Faulted", "Unavailable") else readings.status
-        state = _STATES.get(status or "", ChargerState.IDLE)
+        state = ChargerState.of_ocpp_status(status) or ChargerState.IDLE
         error = None
         if state is ChargerState.ERROR:
             error = f"{'charge point' if status == overall else 'connector'} {status}"
