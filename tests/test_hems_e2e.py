@@ -313,6 +313,22 @@ async def test_a_changed_config_mode_at_start_clears_and_starts_fresh(hems: Worl
     assert agent.modes.mode.value == "hems"
 
 
+async def test_a_start_stopped_during_the_config_mode_switch_switches_again(hems: World) -> None:
+    """The config file's new mode is only taken up once the switch is done: a crash while the cloud is slow to
+    clear leaves the next start to switch (and clear) again, instead of staying in the old mode."""
+    await hems.command(SCHEDULE)
+    await hems.stop_agent()
+    hems.sim.inject(DELETE_ROUTE, Fault.SLOW, delay_s=30)
+    hems.launch_agent(operation_mode="standalone")
+    await eventually(lambda: len(hems.sim.requests(DELETE_ROUTE)) == 1, timeout_s=10)
+    await hems.kill_agent()
+    hems.sim.clear_faults()
+    agent = await hems.start_agent(operation_mode="standalone")
+    assert agent.modes.mode.value == "standalone"
+    assert len(hems.writes(DELETE_ROUTE)) == 2
+    assert agent.runtimes["charge-amps/1"].record.schedule is None
+
+
 async def test_fallback_waits_the_timeout_after_start_when_the_hems_was_never_heard(
     broker: Broker, recorder: Recorder, tmp_path: Path
 ) -> None:

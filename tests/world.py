@@ -6,6 +6,7 @@ Time is a ManualClock shared by the agent and the simulator, so expiries and day
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -81,8 +82,8 @@ class World:
                 document[key] = value
         return document
 
-    async def start_agent(self, **overrides: Any) -> Agent:
-        """Start an agent on this world's broker and simulator and wait until it is online."""
+    def launch_agent(self, **overrides: Any) -> Agent:
+        """Start an agent on this world's broker and simulator; it comes online in the background."""
         path = self.tmp_path / "energy-agent.yaml"
         path.write_text(yaml.safe_dump(self.config(**overrides)))
         registry = collect(get_plugin_manager())
@@ -90,6 +91,20 @@ class World:
         self.agent = build_agent(settings, registry, clock=self.clock)
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(self.agent.run(self._stop))
+        return self.agent
+
+    async def kill_agent(self) -> None:
+        """Stop the agent wherever it is, as a crash would (its shutdown still runs, as after an exception)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def start_agent(self, **overrides: Any) -> Agent:
+        """Start an agent on this world's broker and simulator and wait until it is online."""
+        self.launch_agent(**overrides)
+        assert self.agent is not None
         async with asyncio.timeout(10):
             await self.agent.started.wait()
             await self.agent.bus.wait_connected()

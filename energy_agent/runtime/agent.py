@@ -185,9 +185,10 @@ class Agent:
                     continue
                 await self._serve(devices)
             log.info("devices: %s", ", ".join(self.runtimes) or "none")
-            if await self.modes.reconcile_at_start():
+            if self.modes.reconcile_at_start():
                 await self.commands.switch(self.modes.target, "the config file's operation_mode changed")
-                await self.saver.flush()
+                self.modes.config_taken_up()
+            await self.saver.flush()
             log.info("operation mode: %s", self.modes.mode.value)
             if self.price_source is not None:
                 self._spawn(self.price_source.run(self.board), "prices")

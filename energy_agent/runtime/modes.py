@@ -100,16 +100,20 @@ class ModeControl:
             log.warning("run-time standalone settings ignored (%s); using the config file's", problems)
             return base
 
-    async def reconcile_at_start(self) -> bool:
-        """Take up the mode where it was; a changed config file wins. True when the mode must be switched."""
+    def reconcile_at_start(self) -> bool:
+        """Take up the mode where it was; a changed config file wins. True when the mode must be switched: then
+        `config_taken_up` once it is, so that a crash during the switch has the next start switch again."""
         configured = self._settings.operation_mode
         state = self._state
-        switch = False
         if state.operation_mode is None:
             state.operation_mode = configured
         elif state.configured_mode != configured and state.operation_mode is not configured:
-            switch = True
-        state.configured_mode = configured
-        self.target = configured if switch else self.mode
-        await self._saver.flush()
-        return switch
+            self.target = configured
+            return True
+        self.config_taken_up()
+        self.target = self.mode
+        return False
+
+    def config_taken_up(self) -> None:
+        """Remember the config file's mode as taken up (saved with the next state write)."""
+        self._state.configured_mode = self._settings.operation_mode
