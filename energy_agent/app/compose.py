@@ -80,7 +80,6 @@ def build_agent(
         bus=bus,
         topics=topics,
         clock=clock,
-        zone=zone,
         runtimes=runtimes,
         agent_facts=lambda: AgentFacts(modes.mode, link.hems_connected, zone),
         events=events,

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from zoneinfo import ZoneInfo
 
 from energy_agent.api.clock import Clock
 from energy_agent.hems.payloads import AgentFacts, capabilities_payload, dumps, status_payload
@@ -32,7 +31,6 @@ class StatusPublisher:
         bus: MqttBus,
         topics: Topics,
         clock: Clock,
-        zone: ZoneInfo,
         runtimes: Mapping[str, DeviceRuntime],
         agent_facts: Callable[[], AgentFacts],
         events: Events,
@@ -40,11 +38,11 @@ class StatusPublisher:
         self._bus = bus
         self._topics = topics
         self._clock = clock
-        self._zone = zone
         self._runtimes = runtimes
         self._agent_facts = agent_facts
         self._dirty: set[str] = set()
-        self._flush: asyncio.Task[None] | None = None
+        self._scheduled = False
+        """A publication of the dirty statuses waits for the next turn of the event loop."""
         events.subscribe(DeviceChanged, lambda event: self._mark(event.key))
         events.subscribe(AgentChanged, lambda event: self._mark(*self._runtimes))
         events.subscribe(DeviceAdded, self._on_added)
@@ -56,27 +54,28 @@ class StatusPublisher:
 
     def _mark(self, *keys: str) -> None:
         self._dirty.update(keys)
-        if self._flush is None or self._flush.done():
+        if not self._scheduled:
             with contextlib.suppress(RuntimeError):  # no event loop: nothing can be published anyway
-                self._flush = asyncio.get_running_loop().create_task(self._publish_dirty(), name="publish status")
+                asyncio.get_running_loop().call_soon(self._publish_dirty)
+                self._scheduled = True
 
-    async def _publish_dirty(self) -> None:
-        while self._dirty:
-            keys, self._dirty = self._dirty, set()
-            for key in sorted(keys):
-                runtime = self._runtimes.get(key)
-                if runtime is not None:
-                    await self.publish_status(runtime)
+    def _publish_dirty(self) -> None:
+        self._scheduled = False
+        keys, self._dirty = self._dirty, set()
+        for key in sorted(keys):
+            runtime = self._runtimes.get(key)
+            if runtime is not None:
+                self.publish_status(runtime)
 
-    async def publish_status(self, runtime: DeviceRuntime) -> None:
+    def publish_status(self, runtime: DeviceRuntime) -> None:
         """Publish one device's retained status now; skipped quietly while disconnected."""
         device = runtime.device
         topic = self._topics.status(device.device_type, device.topic_id)
         with contextlib.suppress(NotConnectedError):
             self._bus.send(topic, dumps(self.status_of(runtime)), retain=True)
 
-    async def publish_capabilities(self, runtime: DeviceRuntime) -> None:
-        """Publish one device's retained capabilities."""
+    def publish_capabilities(self, runtime: DeviceRuntime) -> None:
+        """Publish one device's retained capabilities now; skipped quietly while disconnected."""
         device = runtime.device
         payload = capabilities_payload(device.device_type, device.topic_id, device.capabilities)
         with contextlib.suppress(NotConnectedError):
@@ -85,16 +84,10 @@ class StatusPublisher:
     def _on_added(self, event: DeviceAdded) -> None:
         runtime = self._runtimes.get(event.key)
         if runtime is not None:
-            with contextlib.suppress(RuntimeError):
-                asyncio.get_running_loop().create_task(self.publish_capabilities(runtime), name="capabilities")
+            self.publish_capabilities(runtime)
 
     async def publish_all(self) -> None:
         """Every device's capabilities and status (after a (re)connect)."""
         for runtime in list(self._runtimes.values()):
-            await self.publish_capabilities(runtime)
-            await self.publish_status(runtime)
-
-    async def drain(self) -> None:
-        """Wait until the pending statuses are published (tests, shutdown)."""
-        if self._flush is not None and not self._flush.done():
-            await asyncio.gather(self._flush, return_exceptions=True)
+            self.publish_capabilities(runtime)
+            self.publish_status(runtime)
