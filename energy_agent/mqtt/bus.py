@@ -60,7 +60,6 @@ class MqttBus:
         self._exact: dict[str, list[MessageHandler]] = {}
         self._wildcards: list[tuple[str, MessageHandler]] = []
         self._connect_listeners: list[ConnectListener] = []
-        self._disconnect_listeners: list[Callable[[], None]] = []
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
         self._stopping = False
@@ -81,10 +80,6 @@ class MqttBus:
     def on_connect(self, listener: ConnectListener) -> None:
         """Run `listener` after every (re)connect, once subscriptions are in place."""
         self._connect_listeners.append(listener)
-
-    def on_disconnect(self, listener: Callable[[], None]) -> None:
-        """Call `listener` whenever the connection is lost."""
-        self._disconnect_listeners.append(listener)
 
     def subscribe_messages(self, topic_filter: str, handler: MessageHandler) -> None:
         """Deliver every message matching `topic_filter` to `handler`; kept across reconnects."""
@@ -228,8 +223,6 @@ class MqttBus:
                 self._connected.clear()
                 if was_connected:
                     self.reconnects += 1
-                    for on_lost in self._disconnect_listeners:
-                        on_lost()
             if self._stopping:
                 break
             wait_s = next(delays)

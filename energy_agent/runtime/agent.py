@@ -22,7 +22,7 @@ from energy_agent.api.devices import Device, DeviceContext, DeviceType, Schedule
 from energy_agent.api.errors import ConfigError, DeviceError
 from energy_agent.api.prices import PriceSource
 from energy_agent.config import CoreSettings
-from energy_agent.hems.topics import Topics, check_topic_id
+from energy_agent.hems.topics import check_topic_id
 from energy_agent.mqtt.bus import MqttBus
 from energy_agent.prices.board import PriceBoard
 from energy_agent.runtime.agent_commands import AgentCommands
@@ -32,8 +32,7 @@ from energy_agent.runtime.hems_commands import HemsCommands
 from energy_agent.runtime.hems_link import HemsLink
 from energy_agent.runtime.modes import ModeControl
 from energy_agent.runtime.planner import StandalonePlanner
-from energy_agent.runtime.publisher import StatusPublisher
-from energy_agent.runtime.state import AgentState, StateSaver, StateStore
+from energy_agent.runtime.state import AgentState, StateSaver
 from energy_agent.runtime.view import RuntimeView
 
 log = logging.getLogger(__name__)
@@ -66,9 +65,7 @@ class Agent:
     device_types: dict[str, DeviceType]
     clock: Clock
     events: Events
-    topics: Topics
     bus: MqttBus
-    store: StateStore
     state: AgentState
     saver: StateSaver
     modes: ModeControl
@@ -77,7 +74,6 @@ class Agent:
     planner: StandalonePlanner
     hems: HemsCommands
     commands: AgentCommands
-    publisher: StatusPublisher
     context: DeviceContext
     runtimes: dict[str, DeviceRuntime]
     view: RuntimeView

@@ -52,7 +52,7 @@ class AgentCommands:
         self._hems = hems
         self._runtimes = runtimes
         self._events = events
-        self.queue = SerialQueue("agent")
+        self.queue = SerialQueue()
 
     def start(self) -> None:
         """Take mode commands from the HEMS contract's topic."""

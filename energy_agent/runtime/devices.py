@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from energy_agent.api.clock import Clock
 from energy_agent.api.devices import Device
-from energy_agent.api.domain import ChargerState, DeviceStatus, Schedule, ScheduleSource, isoformat
+from energy_agent.api.domain import ChargerState, DeviceStatus, Schedule, isoformat
 from energy_agent.api.errors import DeviceError
 from energy_agent.hems.payloads import DeviceFacts
 from energy_agent.runtime.events import DeviceChanged, Events
@@ -52,7 +52,7 @@ class DeviceRuntime:
     queue: SerialQueue = field(init=False)
 
     def __post_init__(self) -> None:
-        self.queue = SerialQueue(self.key)
+        self.queue = SerialQueue()
 
     @property
     def key(self) -> str:
@@ -66,11 +66,6 @@ class DeviceRuntime:
         if schedule is not None and schedule.is_expired(self.clock.now()):
             return None
         return schedule
-
-    @property
-    def source(self) -> ScheduleSource:
-        """Who decided the schedule in force."""
-        return self.schedule.source if self.schedule else ScheduleSource.NONE
 
     def submit(self, job: Callable[[], Awaitable[T]]) -> Awaitable[T]:
         """Queue a job that writes this device; it runs after every job submitted before it."""

@@ -17,37 +17,20 @@ T = TypeVar("T")
 class SerialQueue:
     """Runs submitted jobs one after another; each `submit` returns a future of its job's result."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self) -> None:
         self._tail: asyncio.Future[object] | None = None
-        self._pending = 0
-
-    @property
-    def pending(self) -> int:
-        """Jobs submitted and not finished yet."""
-        return self._pending
 
     def submit(self, job: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
         """Queue `job`; it starts once every job submitted before it has finished (failed or not)."""
         previous = self._tail
-        self._pending += 1
 
         async def run() -> T:
             if previous is not None and not previous.done():
                 # only the order matters: a failed or cancelled predecessor does not stop this job (wait() does
                 # not raise the predecessor's error, and a cancellation of this job still ends it here)
                 await asyncio.wait([previous])
-            try:
-                return await job()
-            finally:
-                self._pending -= 1
+            return await job()
 
         task: asyncio.Future[T] = asyncio.ensure_future(run())
         self._tail = task  # type: ignore[assignment]
         return task
-
-    async def idle(self) -> None:
-        """Wait until every job submitted so far has finished."""
-        tail = self._tail
-        if tail is not None and not tail.done():
-            await asyncio.wait([tail])
