@@ -23,7 +23,8 @@ from energy_agent.api.domain import (
     require_aware,
 )
 from energy_agent.hems import contracts
-from energy_agent.hems.wire import Unreadable, clip, decode_json, plain_text
+from energy_agent.hems.contracts import clip
+from energy_agent.hems.wire import Unreadable, decode_json, plain_text
 
 SCHEDULE_SET_CONTRACT = "hems/v1/schedule-set"
 SCHEDULE_CLEAR_CONTRACT = "hems/v1/schedule-clear"

@@ -174,11 +174,12 @@ def _explain(error: ValidationError) -> list[tuple[list[str | int], ContractErro
         return [([*parts, key], ContractError(json_path([*parts, key]), "unknown field")) for key in extra]
     if error.validator == "pattern":
         title = schema.get("title", "value")
-        return [(parts, ContractError(json_path(parts), _shorten(f"{error.instance!r} is not a valid {title}")))]
-    return [(parts, ContractError(json_path(parts), _shorten(error.message)))]
+        return [(parts, ContractError(json_path(parts), clip(f"{error.instance!r} is not a valid {title}")))]
+    return [(parts, ContractError(json_path(parts), clip(error.message)))]
 
 
-def _shorten(message: str) -> str:
+def clip(message: str) -> str:
+    """`message` cut to the contract's longest message."""
     return message if len(message) <= MAX_MESSAGE_CHARS else message[: MAX_MESSAGE_CHARS - 1] + "…"
 
 

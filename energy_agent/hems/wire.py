@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from energy_agent.hems import contracts
+from energy_agent.hems.contracts import clip
 
 
 class Unreadable(Exception):
@@ -65,8 +65,3 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
-
-
-def clip(message: str) -> str:
-    """`message` cut to the contract's longest message."""
-    return message if len(message) <= contracts.MAX_MESSAGE_CHARS else message[: contracts.MAX_MESSAGE_CHARS - 1] + "…"

@@ -8,6 +8,7 @@ docs advise). Backoff sleeps are real network waits and use asyncio directly, no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
@@ -138,6 +139,14 @@ class MqttBus:
         info = client._client.publish(topic, payload, qos, retain, self._properties(correlation_data))
         if info.rc != MQTT_ERR_SUCCESS:
             raise NotConnectedError(f"publish to {topic} failed: {error_string(info.rc)}")
+
+    def reply(self, topic: str, request: InboundMessage, body: bytes) -> None:
+        """Send an answer to `topic`, and to the request's MQTT 5 response topic when it named one (with its
+        correlation data); dropped quietly while disconnected (the answer has no one to reach)."""
+        with contextlib.suppress(NotConnectedError):
+            self.send(topic, body)
+            if request.response_topic:
+                self.send(request.response_topic, body, correlation_data=request.correlation_data)
 
     def _connected_client(self, topic: str) -> aiomqtt.Client:
         client = self._client

@@ -9,7 +9,6 @@ answer goes out once the switch is complete and says the mode that then holds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -20,7 +19,7 @@ from energy_agent.config import StandaloneSettings
 from energy_agent.hems.commands import parse_operation_mode_set
 from energy_agent.hems.payloads import dumps, mode_result_payload
 from energy_agent.hems.topics import Topics
-from energy_agent.mqtt.bus import InboundMessage, MqttBus, NotConnectedError
+from energy_agent.mqtt.bus import InboundMessage, MqttBus
 from energy_agent.runtime.devices import DeviceRuntime, PlanInfo
 from energy_agent.runtime.events import CommandAnswered, Events
 from energy_agent.runtime.hems_commands import HemsCommands
@@ -108,10 +107,7 @@ class AgentCommands:
             operation_mode=mode,
             errors=parsed.errors,
         )
-        with contextlib.suppress(NotConnectedError):
-            self._bus.send(self._topics.mode_result, dumps(payload))
-            if message.response_topic:
-                self._bus.send(message.response_topic, dumps(payload), correlation_data=message.correlation_data)
+        self._bus.reply(self._topics.mode_result, message, dumps(payload))
         self._events.emit(CommandAnswered(None, payload))
 
     async def _current(self) -> OperationMode:

@@ -9,7 +9,6 @@ id reused with a different payload is a new command.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections import OrderedDict
@@ -23,7 +22,7 @@ from energy_agent.api.errors import DeviceError
 from energy_agent.hems.commands import CommandLimits, Issue, parse_clear, parse_schedule_set
 from energy_agent.hems.payloads import dumps, result_payload
 from energy_agent.hems.topics import Topics
-from energy_agent.mqtt.bus import InboundMessage, MqttBus, NotConnectedError
+from energy_agent.mqtt.bus import InboundMessage, MqttBus
 from energy_agent.runtime.devices import DeviceRuntime
 from energy_agent.runtime.events import CommandAnswered, Events
 from energy_agent.runtime.hems_link import HemsLink
@@ -207,12 +206,8 @@ class HemsCommands:
     ) -> None:
         if record:
             self._record(runtime, message, payload, command_id)
-        body = dumps(payload)
         device = runtime.device
-        with contextlib.suppress(NotConnectedError):
-            self._bus.send(self._topics.schedule_result(device.device_type, device.topic_id), body)
-            if message.response_topic:
-                self._bus.send(message.response_topic, body, correlation_data=message.correlation_data)
+        self._bus.reply(self._topics.schedule_result(device.device_type, device.topic_id), message, dumps(payload))
         self._events.emit(CommandAnswered(runtime.key, payload))
         if record:
             runtime.changed()
@@ -225,12 +220,13 @@ class HemsCommands:
         else:
             self.commands_refused += 1
             runtime.last_error = "; ".join(f"{e['path']}: {e['message']}" for e in payload["errors"])[:500]
+        key = _dedup_key(cid, message.payload) if cid else None
         runtime.record.last_command_id = cid
-        runtime.record.last_command_digest = _dedup_key(cid, message.payload) if cid else None
+        runtime.record.last_command_digest = key
         runtime.record.last_result = payload
-        if cid is not None:
+        if key is not None:
             recent = self._recent.setdefault(runtime.key, OrderedDict())
-            recent[_dedup_key(cid, message.payload)] = payload
+            recent[key] = payload
             while len(recent) > REMEMBERED_RESULTS:
                 recent.popitem(last=False)
         if payload["accepted"]:
