@@ -52,7 +52,7 @@ class HemsLink:
         """The HEMS just spoke (a command)."""
         self.last_heard_at = self._clock.now()
 
-    async def _on_availability(self, message: InboundMessage) -> None:
+    def _on_availability(self, message: InboundMessage) -> None:
         was = self.hems_connected
         word = message.payload.strip().decode("utf-8", "replace").lower()
         if word == "online":
