@@ -2,7 +2,7 @@
 
 Discovery is published once the agent has built its devices (`Agent.started`), after every reconnect,
 whenever Home Assistant announces `online` on its birth topic, and when a device comes up late (its
-retained capabilities appear). Devices announced before and gone now get an empty retained config, which
+`DeviceAdded` notice). Devices announced before and gone now get an empty retained config, which
 removes their entities; node ids are remembered in the agent state for that. A device type that is
 configured but has no device up yet (its cloud was unreachable at start) keeps its entities.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from energy_agent import __version__
@@ -34,7 +35,7 @@ from energy_agent.homeassistant.discovery import (
     stale_nodes,
 )
 from energy_agent.mqtt.bus import ONLINE, InboundMessage, MqttBus, NotConnectedError
-from energy_agent.runtime.events import AgentChanged, CommandAnswered, Events
+from energy_agent.runtime.events import AgentChanged, CommandAnswered, DeviceAdded, Events
 from energy_agent.runtime.view import AgentView, DiscoveryMemory
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,9 @@ class HomeAssistantBridge:
         bus = self._bus
         bus.subscribe_messages(self.context.birth_topic, self._on_birth)
         bus.subscribe_messages(self.context.setting_command_filter, self._on_setting)
-        bus.subscribe_messages(f"{self._topics.prefix}/+/+/capabilities", self._on_capabilities)
         bus.on_connect(self._on_connect)
         self._events.subscribe(AgentChanged, lambda event: self._settings_changed(event.reason))
+        self._events.subscribe(DeviceAdded, self._on_device_added)
         # every answer to a mode command, refused ones too, re-syncs the select with the mode in force
         self._events.subscribe(CommandAnswered, self._on_answer)
 
@@ -163,9 +164,10 @@ class HomeAssistantBridge:
         log.info("Home Assistant is online: publishing discovery and states again")
         await self.publish_all()
 
-    async def _on_capabilities(self, message: InboundMessage) -> None:
+    def _on_device_added(self, event: DeviceAdded) -> None:
+        # devices up before the start are announced by the connect listener; this one came up later
         if self._view.started.is_set():
-            await self.publish_discovery(only_new_devices=True)
+            self._spawn(self.publish_discovery(only_new_devices=True), "publish discovery")
 
     def _on_answer(self, event: CommandAnswered) -> None:
         if event.key is None:
@@ -173,9 +175,12 @@ class HomeAssistantBridge:
 
     def _settings_changed(self, reason: str) -> None:
         if reason in ("mode", "standalone settings"):
-            task = asyncio.get_running_loop().create_task(self.publish_settings(), name="publish settings")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self.publish_settings(), "publish settings")
+
+    def _spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(job, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _on_setting(self, message: InboundMessage) -> None:
         setting = message.topic.removeprefix(f"{self.context.settings_topic}/").removesuffix("/set")
@@ -188,4 +193,4 @@ class HomeAssistantBridge:
                 await self._commands.change_standalone(**{setting: value})
             except ValueError as exc:
                 log.warning("Home Assistant: %s change refused: %s", setting, exc)
-            await self.publish_settings()
+                await self.publish_settings()  # shows the value in force again; a change publishes by its notice
