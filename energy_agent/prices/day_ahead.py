@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from pydantic import ConfigDict, Field, field_validator
 
+from energy_agent.api.backoff import Backoff
 from energy_agent.api.clock import Clock
 from energy_agent.api.domain import PriceCurve, PriceSlot, isoformat
 from energy_agent.api.errors import PriceDataError
@@ -38,7 +39,6 @@ TOMORROW_EXPECTED_AT = time(13, 0)
 """Market time from which tomorrow's prices are expected (SDAC publishes at about 12:45)."""
 MAX_BODY_BYTES = 5_000_000
 """An answer larger than this is refused (two days of quarter hours are some 60 kB of XML)."""
-MAX_BACKOFF_DOUBLINGS = 20
 KWH_PER_MWH = 1000.0
 
 
@@ -82,11 +82,6 @@ class MarketWindow:
     """The market's (CET) date at the time of the poll."""
     days: tuple[date, ...]
     """Market days overlapping the window, in order; the last one is tomorrow."""
-
-    @property
-    def tomorrow(self) -> date:
-        """The market's next day."""
-        return self.today + timedelta(days=1)
 
     def curve_of(self, slots: list[PriceSlot], now: datetime, label: str) -> PriceCurve:
         """The slots inside the window as a curve; NoPricesYet when none of them covers `now`."""
@@ -324,8 +319,7 @@ class DayAheadPoller:
             expected = tomorrow_expected_at(now.astimezone(MARKET_ZONE).date())
             if now < expected:
                 return min(poll, (expected - now).total_seconds()), 0
-        backoff = self.retry_interval_s * 2 ** min(streak, MAX_BACKOFF_DOUBLINGS)
-        return min(poll, backoff), streak + 1
+        return Backoff(first_s=self.retry_interval_s, max_s=poll).after(streak + 1), streak + 1
 
 
 def poll_settings(config: DayAheadConfig) -> dict[str, float]:

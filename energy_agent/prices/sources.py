@@ -117,11 +117,6 @@ class HomeAssistantPriceSource:
         self._config = config
         self._clock = clock
 
-    @property
-    def state_url(self) -> str:
-        """The entity's state URL."""
-        return f"{self._config.url}/states/{self._config.entity_id}"
-
     async def run(self, sink: PriceSink) -> None:
         """Poll until cancelled; a failure is reported and retried after `retry_interval_s`."""
         client = HomeAssistantClient(self._config)

@@ -12,7 +12,9 @@ from energy_agent.api.clock import Clock
 from energy_agent.testing.stand_in import (
     ACK_NAMESPACE,
     ENTSOE_NAMESPACE,
+    EXAA_PREMIUM_EUR_MWH,
     NL,
+    UNAUTHORIZED_PAGE,
     MarketDay,
     StandIn,
     day_bounds,
@@ -69,9 +71,7 @@ class EntsoeStandIn(StandIn):
             return failure
         query = request.query
         if query.get("securityToken") != self.token:
-            return web.Response(
-                status=401, text="<html><body><h1>401 Unauthorized</h1></body></html>", content_type="text/html"
-            )
+            return web.Response(status=401, text=UNAUTHORIZED_PAGE, content_type="text/html")
         if query.get("documentType") != "A44" or query.get("contract_MarketAgreement.type", "A01") != "A01":
             return self._acknowledgement("999", "This combination of parameters is not supported.", status=400)
         try:
@@ -126,9 +126,8 @@ class EntsoeStandIn(StandIn):
                     self._time_series(next(counter), market_day.hourly(), sequence=1 if self.exaa_too else None)
                 )
             if self.exaa_too:
-                exaa = MarketDay(
-                    market_day.day, tuple(p + 3.5 for p in market_day.prices_eur_mwh), market_day.resolution_min
-                )
+                premium = tuple(p + EXAA_PREMIUM_EUR_MWH for p in market_day.prices_eur_mwh)
+                exaa = MarketDay(market_day.day, premium, market_day.resolution_min)
                 series.append(self._time_series(next(counter), exaa, sequence=2))
         first, last = day_bounds(days[0].day)[0], day_bounds(days[-1].day)[1]
         now = self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
