@@ -72,7 +72,7 @@ from energy_agent.api.planning import (
     SlotStatus,
     StandalonePolicy,
 )
-from energy_agent.api.prices import PriceSink, PriceSource, PriceSourceType, parse_price_curve
+from energy_agent.api.prices import PriceSink, PriceSource, PriceSourceType, parse_price_curve, price_curve_json
 
 __all__ = [
     "DEFAULT_STANDALONE_POLICY",
@@ -136,5 +136,6 @@ __all__ = [
     "merge_periods",
     "option_value",
     "parse_price_curve",
+    "price_curve_json",
     "require_aware",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -92,6 +92,19 @@ def _fail(problems: list[str]) -> PriceDataError:
     if len(problems) > MAX_REPORTED_PROBLEMS:
         shown.append(f"... and {len(problems) - MAX_REPORTED_PROBLEMS} more problems")
     return PriceDataError("invalid price data: " + "; ".join(shown))
+
+
+def price_curve_json(curve: PriceCurve, tz: tzinfo) -> list[dict[str, Any]]:
+    """`[{"start", "end", "price"}]`, the form `parse_price_curve` reads (price files, Home Assistant's
+    `price_curve` attribute): times to the second with their offset in `tz`, prices in EUR/kWh."""
+    return [
+        {
+            "start": slot.start.astimezone(tz).isoformat(timespec="seconds"),
+            "end": slot.end.astimezone(tz).isoformat(timespec="seconds"),
+            "price": slot.price_eur_kwh,
+        }
+        for slot in curve.slots
+    ]
 
 
 def parse_price_curve(data: object, *, where: str = CURVE_KEY) -> PriceCurve:

@@ -18,6 +18,7 @@ from energy_agent.api.clock import SystemClock
 from energy_agent.api.devices import DeviceContext
 from energy_agent.api.domain import PriceCurve
 from energy_agent.api.errors import EnergyAgentError
+from energy_agent.api.prices import price_curve_json
 from energy_agent.app.plugins import Registry
 from energy_agent.cli.common import fail, load_config
 from energy_agent.config import CoreSettings, MqttSettings
@@ -91,21 +92,9 @@ async def fetch_curve(settings: CoreSettings, registry: Registry, timeout_s: flo
         return await fetch_once(source_type.create(prices, context), timeout_s)
 
 
-def curve_json(curve: PriceCurve, zone: ZoneInfo) -> list[dict[str, Any]]:
-    """`[{"start", "end", "price"}]`: the price file format, times with offset in `zone`, prices in EUR/kWh."""
-    return [
-        {
-            "start": slot.start.astimezone(zone).isoformat(timespec="seconds"),
-            "end": slot.end.astimezone(zone).isoformat(timespec="seconds"),
-            "price": slot.price_eur_kwh,
-        }
-        for slot in curve.slots
-    ]
-
-
 def render(curve: PriceCurve, *, source: str, formula: AllInPrice, zone: ZoneInfo) -> list[str]:
     """The human form: a header, then one line per slot (with the spot price when a formula applies)."""
-    rows = curve_json(curve, zone)
+    rows = price_curve_json(curve, zone)
     lines = [f"source: {source}; price = {formula.describe()}" if not formula.is_identity else f"source: {source}"]
     if not rows:
         return [*lines, "no price slots"]
@@ -146,7 +135,7 @@ def add_prices_command(app: typer.Typer, registry: Registry) -> None:
         except EnergyAgentError as exc:
             fail(f"{section.source}: {exc}", code=1)
         if as_json:
-            typer.echo(json.dumps(curve_json(curve, settings.zone), indent=2))
+            typer.echo(json.dumps(price_curve_json(curve, settings.zone), indent=2))
             return
         for line in render(curve, source=section.source, formula=AllInPrice.of(section), zone=settings.zone):
             typer.echo(line)

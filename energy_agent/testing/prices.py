@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from energy_agent.api.domain import PriceCurve, PriceSlot
+from energy_agent.api.prices import price_curve_json
 
 # wholesale EUR/MWh at each local hour of a winter weekday: cheap night, morning bump, evening peak
 WHOLESALE_BY_HOUR_EUR_MWH = (
@@ -40,13 +41,5 @@ def sample_curve(days: list[date], zone: ZoneInfo, *, slot_minutes: int = 15, se
     return PriceCurve.from_slots(slots)
 
 
-def curve_json(curve: PriceCurve, zone: ZoneInfo) -> list[dict[str, object]]:
-    """The `price_curve` list form that price files and Home Assistant use."""
-    return [
-        {
-            "start": s.start.astimezone(zone).isoformat(),
-            "end": s.end.astimezone(zone).isoformat(),
-            "price": s.price_eur_kwh,
-        }
-        for s in curve.slots
-    ]
+curve_json = price_curve_json
+"""The `price_curve` list form that price files and Home Assistant use (`energy_agent.api.price_curve_json`)."""
