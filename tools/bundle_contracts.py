@@ -67,13 +67,14 @@ def bundle(source: dict[str, Any], common: dict[str, Any], name: str) -> dict[st
         if not ref.startswith((COMMON_REF, LOCAL_REF)):
             raise ValueError(f"{name}: only references into {COMMON} or the schema itself are allowed, not {ref!r}")
     common_defs: dict[str, Any] = common["$defs"]
-    own = dict(source.get("$defs", {}))
-    clash = set(own) & set(_needed(source, common_defs))
+    own = _rewrite(dict(source.get("$defs", {})))
+    needed = _needed(source, common_defs)
+    clash = set(own) & set(needed)
     if clash:
         raise ValueError(f"{name}: defines {sorted(clash)} that {COMMON} defines too")
     published = {"$schema": source["$schema"], "$comment": GENERATED.format(name=name)}
     published.update(_rewrite({key: value for key, value in source.items() if key not in ("$schema", "$defs")}))
-    defs = {**own, **{key: common_defs[key] for key in _needed(source, common_defs)}}
+    defs = {**own, **{key: common_defs[key] for key in needed}}
     if defs:
         published["$defs"] = defs
     return published
