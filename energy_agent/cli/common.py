@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
 from energy_agent.api.errors import ConfigError
 from energy_agent.app.plugins import Registry
 from energy_agent.config import CoreSettings, MqttSettings, load_settings
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML config file (default: $ENERGY_AGENT_CONFIG).", show_default=False),
+]
+"""The `--config` of the commands that run on the agent's config (run, check-config, prices)."""
 
 EXIT_CONFIG = 2
 

@@ -18,17 +18,12 @@ import yaml
 from energy_agent import __version__
 from energy_agent.api.errors import ConfigError, EnergyAgentError
 from energy_agent.app.plugins import Registry, collect, describe, get_plugin_manager
-from energy_agent.cli.common import fail, load_config
+from energy_agent.cli.common import ConfigOption, fail, load_config
 from energy_agent.cli.contracts import add_contracts_commands
 from energy_agent.cli.hems import add_hems_commands
 from energy_agent.cli.plan import add_plan_command
 from energy_agent.cli.prices import add_prices_command
 from energy_agent.config import CoreSettings, load_settings
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="YAML config file (default: $ENERGY_AGENT_CONFIG).", show_default=False),
-]
 
 
 def load_ha_options(path: Path, registry: Registry) -> CoreSettings:

@@ -8,7 +8,6 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -20,13 +19,12 @@ from energy_agent.api.domain import PriceCurve
 from energy_agent.api.errors import EnergyAgentError
 from energy_agent.api.prices import price_curve_json
 from energy_agent.app.plugins import Registry
-from energy_agent.cli.common import fail, load_config
+from energy_agent.cli.common import ConfigOption, fail, load_config
 from energy_agent.config import CoreSettings, MqttSettings
 from energy_agent.prices.all_in import AllInPrice
 from energy_agent.prices.sources import fetch_once
 
 DEFAULT_TIMEOUT_S = 60.0
-CONFIG_HELP = "YAML config file (default: $ENERGY_AGENT_CONFIG)."
 
 MessageHandler = Callable[[str, bytes], Awaitable[None]]
 
@@ -114,10 +112,7 @@ def add_prices_command(app: typer.Typer, registry: Registry) -> None:
 
     @app.command()
     def prices(
-        config: Annotated[
-            Path | None,
-            typer.Option("--config", "-c", help=CONFIG_HELP, show_default=False),
-        ] = None,
+        config: ConfigOption = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print [{start, end, price}] as JSON.")] = False,
         timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = DEFAULT_TIMEOUT_S,
     ) -> None:
