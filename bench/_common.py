@@ -7,6 +7,7 @@ memory and CPU figures are not mixed up; `bench/run_all.py` starts the broker an
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import logging
@@ -21,7 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,15 +87,17 @@ def with_broker(run: Callable[[int], Outcome], port: int | None) -> Outcome:
     """`run(port)` on the given broker, or on a BenchBroker started for it (imported only then: it imports pytest)."""
     if port is not None:
         return run(port)
-    from bench.broker import BenchBroker
+    from bench.broker import running_broker
 
-    with tempfile.TemporaryDirectory(prefix="bench-broker-") as tmp:
-        broker = BenchBroker(Path(tmp))
-        broker.start()
-        try:
-            return run(broker.port)
-        finally:
-            broker.stop()
+    with tempfile.TemporaryDirectory(prefix="bench-broker-") as tmp, running_broker(Path(tmp)) as broker:
+        return run(broker.port)
+
+
+def broker_bench_main(doc: str, measure: Callable[[int, bool], Coroutine[Any, Any, Outcome]]) -> None:
+    """The `main` of a benchmark on a broker: parse the arguments, start a broker unless --port names one,
+    run `measure(port, quick)`, emit the outcome."""
+    args = parse_args(doc.splitlines()[0])
+    emit(with_broker(lambda port: asyncio.run(measure(port, args.quick)), args.port), args.out)
 
 
 def emit(outcome: Outcome, out: Path | None) -> None:

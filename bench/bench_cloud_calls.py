@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bench._common import Outcome, agent_document, emit, parse_args, unique, with_broker
+from bench._common import Outcome, agent_document, broker_bench_main, unique
 from energy_agent.app.compose import build_agent
 from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings
@@ -151,9 +151,7 @@ async def main_async(port: int, quick: bool) -> Outcome:
 def main() -> None:
     """Start a broker unless --port names one, measure, emit."""
     logging.basicConfig(level=logging.WARNING)
-    args = parse_args(__doc__.splitlines()[0])
-    outcome = with_broker(lambda port: asyncio.run(main_async(port, args.quick)), args.port)
-    emit(outcome, args.out)
+    broker_bench_main(__doc__, main_async)
 
 
 if __name__ == "__main__":

@@ -21,18 +21,16 @@ from bench._common import (
     Listener,
     Outcome,
     agent_document,
-    emit,
+    broker_bench_main,
     mqtt_client,
-    parse_args,
     proc_cpu_s,
     schedule_command,
     spawn_agent,
     stop_process,
     unique,
-    with_broker,
 )
 from bench.bench_latency import CHARGE_POINT, EMAIL, PASSWORD, command, measure, round_trip, simulator, summary
-from bench.broker import BenchBroker
+from bench.broker import running_broker
 from energy_agent.api.clock import SystemClock
 from energy_agent.testing import free_port
 from energy_agent_ocpp.simulator import Car, ChargerSimulator
@@ -159,15 +157,10 @@ async def main_async(port: int, quick: bool) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="bench-ocpp-") as tmp:
         work = Path(tmp)
         outcome.data["shipped"] = await run_config(outcome, "broker defaults", port, work / "a", samples)
-        (work / "broker").mkdir()
-        nodelay_broker = BenchBroker(work / "broker", nodelay=True)
-        nodelay_broker.start()
-        try:
+        with running_broker(work / "broker", nodelay=True) as nodelay_broker:
             outcome.data["broker_nodelay"] = await run_config(
                 outcome, "broker nodelay", nodelay_broker.port, work / "b", samples
             )
-        finally:
-            nodelay_broker.stop()
     outcome.notes.append(
         "local OCPP = the agent process as central system, the simulated charger in the benchmark process over a "
         "loopback websocket; the cloud row is a loopback HTTP simulator, so it shows the agent's own cost of the "
@@ -179,9 +172,7 @@ async def main_async(port: int, quick: bool) -> Outcome:
 
 def main() -> None:
     """Start a broker unless --port names one, measure, emit."""
-    args = parse_args(__doc__.splitlines()[0])
-    outcome = with_broker(lambda port: asyncio.run(main_async(port, args.quick)), args.port)
-    emit(outcome, args.out)
+    broker_bench_main(__doc__, main_async)
 
 
 if __name__ == "__main__":

@@ -30,14 +30,12 @@ from bench._common import (
     Listener,
     Outcome,
     agent_document,
-    emit,
+    broker_bench_main,
     median,
     mqtt_client,
-    parse_args,
     proc_status,
     stop_process,
     unique,
-    with_broker,
 )
 from energy_agent.api.clock import SystemClock
 from energy_agent_chargeamps.simulator import Simulator
@@ -149,9 +147,7 @@ async def main_async(port: int, quick: bool) -> Outcome:
 
 def main() -> None:
     """Start a broker unless --port names one, measure, emit."""
-    args = parse_args(__doc__.splitlines()[0])
-    outcome = with_broker(lambda port: asyncio.run(main_async(port, args.quick)), args.port)
-    emit(outcome, args.out)
+    broker_bench_main(__doc__, main_async)
 
 
 if __name__ == "__main__":

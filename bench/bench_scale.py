@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import fake_devices
-from bench._common import Outcome, agent_document, emit, median, parse_args, proc_status, unique, with_broker
+from bench._common import Outcome, agent_document, broker_bench_main, median, proc_status, unique
 from energy_agent.app.compose import build_agent
 from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings
@@ -200,9 +200,7 @@ def main() -> None:
     """Start a broker unless --port names one, measure, emit."""
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("mqtt").setLevel(logging.ERROR)
-    args = parse_args(__doc__.splitlines()[0])
-    outcome = with_broker(lambda port: asyncio.run(main_async(port, args.quick)), args.port)
-    emit(outcome, args.out)
+    broker_bench_main(__doc__, main_async)
 
 
 if __name__ == "__main__":

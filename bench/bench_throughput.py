@@ -30,17 +30,15 @@ from bench._common import (
     Listener,
     Outcome,
     agent_document,
-    emit,
+    broker_bench_main,
     median,
     mqtt_client,
-    parse_args,
     percentile,
     proc_cpu_s,
     schedule_command,
     spawn_agent,
     stop_process,
     unique,
-    with_broker,
 )
 
 DEVICES = 100
@@ -172,20 +170,19 @@ async def main_async(port: int, quick: bool) -> Outcome:
         shipped = await run_agent(port, work / "agent", duration_s, in_flight)
     outcome.add("echo responder (baseline)", echo["per_s"], "cmd/s", detail=f"{echo['answered_in_window']} in "
                 f"{duration_s:.0f} s, lost {echo['lost']}, doubled {echo['doubled']}")  # fmt: skip
-    for label, found in (("agent", shipped),):
-        ratio = found["per_s"] / echo["per_s"] if echo["per_s"] else float("nan")
-        outcome.add(
-            f"{label}, 100 fake devices", found["per_s"], "cmd/s", target=f">= {TARGET_RATIO}x echo",
-            ok=ratio >= TARGET_RATIO, detail=f"{ratio:.2f}x echo baseline",
-        )  # fmt: skip
-        bad = found["lost"] + found["doubled"]
-        outcome.add(
-            f"{label}: lost + doubled results", bad, "", target="0", ok=bad == 0,
-            detail=f"{found['sent']} sent, lost {found['lost']}, doubled {found['doubled']}",
-        )  # fmt: skip
-        outcome.add(f"{label}: CPU per command", found["responder_cpu_ms_per_command"], "ms")
-        outcome.add(f"{label}: command->result p50 under load", found["latency_ms"].get("p50"), "ms")
-        outcome.add(f"{label}: command->result p99 under load", found["latency_ms"].get("p99"), "ms")
+    ratio = shipped["per_s"] / echo["per_s"] if echo["per_s"] else float("nan")
+    outcome.add(
+        "agent, 100 fake devices", shipped["per_s"], "cmd/s", target=f">= {TARGET_RATIO}x echo",
+        ok=ratio >= TARGET_RATIO, detail=f"{ratio:.2f}x echo baseline",
+    )  # fmt: skip
+    bad = shipped["lost"] + shipped["doubled"]
+    outcome.add(
+        "agent: lost + doubled results", bad, "", target="0", ok=bad == 0,
+        detail=f"{shipped['sent']} sent, lost {shipped['lost']}, doubled {shipped['doubled']}",
+    )  # fmt: skip
+    outcome.add("agent: CPU per command", shipped["responder_cpu_ms_per_command"], "ms")
+    outcome.add("agent: command->result p50 under load", shipped["latency_ms"].get("p50"), "ms")
+    outcome.add("agent: command->result p99 under load", shipped["latency_ms"].get("p99"), "ms")
     outcome.data = {"echo": echo, "agent": shipped, "devices": DEVICES,
                     "in_flight": DEVICES * in_flight}  # fmt: skip
     return outcome
@@ -193,9 +190,7 @@ async def main_async(port: int, quick: bool) -> Outcome:
 
 def main() -> None:
     """Start a broker unless --port names one, measure, emit."""
-    args = parse_args(__doc__.splitlines()[0])
-    outcome = with_broker(lambda port: asyncio.run(main_async(port, args.quick)), args.port)
-    emit(outcome, args.out)
+    broker_bench_main(__doc__, main_async)
 
 
 if __name__ == "__main__":

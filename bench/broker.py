@@ -3,6 +3,8 @@ that a benchmark measuring its own memory does not import the broker runner when
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from energy_agent.testing.mosquitto import Mosquitto
@@ -22,3 +24,15 @@ class BenchBroker(Mosquitto):
             f"listener {self.port} 127.0.0.1\npersistence false\nallow_anonymous true\n"
             f"log_dest file {self.log}\nlog_type error\nlog_type warning\n{self.extra_config}"
         )
+
+
+@contextmanager
+def running_broker(workdir: Path, *, nodelay: bool = False) -> Iterator[BenchBroker]:
+    """A BenchBroker in `workdir` (made if missing), started for the block and stopped after it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    broker = BenchBroker(workdir, nodelay=nodelay)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

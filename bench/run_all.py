@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench._common import fmt, machine  # noqa: E402
-from bench.broker import BenchBroker  # noqa: E402
+from bench.broker import running_broker  # noqa: E402
 
 BENCHMARKS: dict[str, tuple[list[str], bool]] = {
     # name: (module and arguments, needs the broker)
@@ -39,7 +39,6 @@ BENCHMARKS: dict[str, tuple[list[str], bool]] = {
     "cloud_calls": (["bench.bench_cloud_calls"], True),
     "ocpp_latency": (["bench.bench_ocpp"], True),
 }
-FULL_ONLY: set[str] = set()  # --quick skips these
 TIMEOUT_S = {False: 1200, True: 180}  # per benchmark, full / quick
 
 
@@ -107,9 +106,7 @@ def main() -> int:
     parser.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
-    chosen = [n.strip() for n in args.only.split(",") if n.strip()] or [
-        name for name in BENCHMARKS if not (args.quick and name in FULL_ONLY)
-    ]
+    chosen = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHMARKS)
     unknown = [n for n in chosen if n not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
@@ -124,9 +121,7 @@ def main() -> int:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         workdir = Path(tmp)
-        broker = BenchBroker(workdir)
-        broker.start()
-        try:
+        with running_broker(workdir / "broker") as broker:
             for index, name in enumerate(chosen, 1):
                 module, needs_broker = BENCHMARKS[name]
                 print(f"== [{index}/{len(chosen)}] {name}", file=sys.stderr, flush=True)
@@ -135,8 +130,6 @@ def main() -> int:
                     f"   {result['ran_s']:.1f} s{' ' + result['error'] if 'error' in result else ''}", file=sys.stderr
                 )
                 results.append(result)
-        finally:
-            broker.stop()
     total_s = time.monotonic() - began
     checks = [m["ok"] for r in results for m in r.get("metrics", []) if m["ok"] is not None]
     errors = [r["benchmark"] for r in results if "error" in r]
