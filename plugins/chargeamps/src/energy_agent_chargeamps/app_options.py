@@ -64,8 +64,8 @@ def chargeamps_section(options: Mapping[str, Any], problems: list[str]) -> dict[
         section["base_url"] = base_url
     elif host_name is not None:
         section["base_url"] = f"https://{host_name}"
-    connector_ids = options.get("connector_ids")
-    if connector_ids is not None and connector_ids != "":
+    connector_ids = option_value(options, "connector_ids")
+    if connector_ids is not None:
         try:
             section["connector_ids"] = parse_connector_ids(connector_ids)
         except ValueError as exc:
