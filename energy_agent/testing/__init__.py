@@ -12,6 +12,7 @@
 - `sample_curve`, `curve_json`: a realistic day-ahead price curve; `machine_timezone`: the zone an agent
   defaults to.
 - `eventually`: wait in real time for work that crosses sockets.
+- `NoMqtt`: the `DeviceContext.mqtt` of a device test whose device must not use MQTT.
 """
 
 from energy_agent.app.plugins import Registry
@@ -30,6 +31,7 @@ from energy_agent.testing.agent import (
 from energy_agent.testing.broker import EmbeddedBroker, EmbeddedBrokerMissing, free_port
 from energy_agent.testing.clock import ManualClock
 from energy_agent.testing.mosquitto import Mosquitto, MosquittoNotFoundError
+from energy_agent.testing.no_mqtt import NoMqtt
 from energy_agent.testing.prices import curve_json, sample_curve
 from energy_agent.testing.recorder import Recorder, recording
 from energy_agent.testing.waiting import eventually
@@ -43,6 +45,7 @@ __all__ = [
     "ManualClock",
     "Mosquitto",
     "MosquittoNotFoundError",
+    "NoMqtt",
     "Recorder",
     "Registry",
     "RunningAgent",

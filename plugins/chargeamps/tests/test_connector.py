@@ -21,7 +21,7 @@ from energy_agent.api import (
     Schedule,
     ScheduleSource,
 )
-from energy_agent.testing import ManualClock, eventually
+from energy_agent.testing import ManualClock, NoMqtt, eventually
 from energy_agent_chargeamps.account import ConnectorReading
 from energy_agent_chargeamps.config import ChargeAmpsConfig
 from energy_agent_chargeamps.connector import ChargeAmpsConnector, charger_state
@@ -32,16 +32,6 @@ AMS = ZoneInfo("Europe/Amsterdam")
 # Tuesday 2026-11-24 10:00 local
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=AMS)
 EMAIL = "owner@example.com"
-
-
-class NoMqtt:
-    """The connector never touches MQTT; this stands in for the agent's connection."""
-
-    async def publish(self, topic: str, payload: bytes | str, *, qos: int = 1, retain: bool = False) -> None:
-        raise AssertionError("the Charge Amps device must not publish")
-
-    def subscribe(self, topic_filter: str, handler: Any) -> None:
-        raise AssertionError("the Charge Amps device must not subscribe")
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from energy_agent.api import Clock, DeviceContext, Schedule
-from energy_agent.testing import free_port
+from energy_agent.testing import NoMqtt, free_port
 from energy_agent_ocpp.config import OcppConfig
 from energy_agent_ocpp.device import OcppConnector
 from energy_agent_ocpp.plugin import create_connectors
@@ -24,19 +24,6 @@ PASSWORD = "correct-horse-battery-staple"
 def at(seconds: float, start: datetime = NOW) -> datetime:
     """`seconds` after `start`."""
     return start + timedelta(seconds=seconds)
-
-
-class NoMqtt:
-    """The OCPP devices never touch MQTT; this stands in for the agent's connection."""
-
-    async def publish(self, topic: str, payload: bytes | str, *, qos: int = 1, retain: bool = False) -> None:
-        raise AssertionError("an OCPP device must not publish")
-
-    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], Awaitable[None]]) -> None:
-        raise AssertionError("an OCPP device must not subscribe")
-
-    async def wait_connected(self, timeout_s: float | None = None) -> None:
-        """Nothing to wait for."""
 
 
 def context(clock: Clock, state_dir: Path = Path("state")) -> DeviceContext:

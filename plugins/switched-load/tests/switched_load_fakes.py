@@ -2,13 +2,12 @@
 
 `FakeHomeAssistant` is a small real HTTP server speaking the part of Home Assistant's REST API the switch
 driver uses: it checks the bearer token, keeps entity states, records every service call, and can be told
-to fail. `NoMqtt` is an MqttAccess that must not be used.
+to fail.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,15 +91,3 @@ class FakeHomeAssistant:
     def services(self) -> list[str]:
         """The service calls so far, as `domain.service entity_id`."""
         return [f"{c.domain}.{c.service} {c.body.get('entity_id')}" for c in self.calls]
-
-
-class NoMqtt:
-    """An MqttAccess for tests that must not touch MQTT."""
-
-    async def publish(self, topic: str, payload: bytes | str, *, qos: int = 1, retain: bool = False) -> None:
-        """Fail: nothing should publish."""
-        raise AssertionError(f"unexpected publish to {topic}")
-
-    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], Awaitable[None]]) -> None:
-        """Fail: nothing should subscribe."""
-        raise AssertionError(f"unexpected subscribe to {topic_filter}")

@@ -8,10 +8,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from switched_load_fakes import NoMqtt
 
 from energy_agent.api import ConfigError, DeviceContext, PolicyOptionsSource
-from energy_agent.testing import CoreSettings, ManualClock, Registry, load_config, plugin_registry
+from energy_agent.testing import CoreSettings, ManualClock, NoMqtt, Registry, load_config, plugin_registry
 from energy_agent_switched_load import plugin
 from energy_agent_switched_load.config import HomeAssistantLoadConfig, MqttLoadConfig, SwitchedLoadConfig
 from energy_agent_switched_load.device import SwitchedLoad

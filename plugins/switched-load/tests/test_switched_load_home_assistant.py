@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-from switched_load_fakes import TOKEN, FakeHomeAssistant, NoMqtt
+from switched_load_fakes import TOKEN, FakeHomeAssistant
 
 from energy_agent.api import (
     ChargerState,
@@ -26,7 +26,7 @@ from energy_agent.api import (
     Schedule,
     ScheduleSource,
 )
-from energy_agent.testing import ManualClock
+from energy_agent.testing import ManualClock, NoMqtt
 from energy_agent_switched_load.config import HomeAssistantLoadConfig
 from energy_agent_switched_load.device import SwitchedLoad
 from energy_agent_switched_load.drivers import HomeAssistantSwitch

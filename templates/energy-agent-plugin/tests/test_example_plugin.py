@@ -6,32 +6,19 @@ They pass as copied; keep them passing while you rename and fill in your device.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from energy_agent.api import ChargerState, ConfigError, Device, DeviceContext, Period, Schedule, ScheduleSource
-from energy_agent.testing import ManualClock, Registry, load_config, plugin_registry
+from energy_agent.testing import ManualClock, NoMqtt, Registry, load_config, plugin_registry
 
 from energy_agent_example import plugin
 from energy_agent_example.device import ExampleDevice
 
 ENTRY_POINT_NAME = "example"
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-
-
-class NoMqtt:
-    """A hand-written stand-in for the agent's MQTT connection; this device does not use it."""
-
-    async def publish(self, topic: str, payload: bytes | str, *, qos: int = 1, retain: bool = False) -> None:
-        """Fail: the example device publishes nothing."""
-        raise AssertionError(f"unexpected publish to {topic}")
-
-    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], Awaitable[None]]) -> None:
-        """Fail: the example device subscribes to nothing."""
-        raise AssertionError(f"unexpected subscribe to {topic_filter}")
 
 
 @pytest.fixture
