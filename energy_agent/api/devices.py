@@ -97,8 +97,9 @@ def controls_current(capabilities: DeviceCapabilities) -> bool:
 
 @runtime_checkable
 class ScheduleReader(Protocol):
-    """Optional on a Device: reads back what the device (or its cloud) holds now, so the agent reports what the
-    device will do, not what it meant to write, and notices changes made behind its back."""
+    """Optional on a Device: reads back what the device (or its cloud) holds now, so that the agent can report
+    what the device will do, not what it meant to write, and notice changes made behind its back. (The core
+    does not call it yet; implement it now and the read-back comes to your device type with it.)"""
 
     async def read_schedule(self) -> HeldSchedule:
         """The schedule the device holds now; raises DeviceError when it cannot be read."""
