@@ -33,6 +33,7 @@ from energy_agent.api.domain import OperationMode
 from energy_agent.api.errors import ConfigError
 from energy_agent.api.prices import PriceSourceType
 from energy_agent.standalone.departure import WEEKDAYS, DepartureSchedule
+from energy_agent.standalone.ready_by import POLICY_NAME as READY_BY_POLICY
 
 CONFIG_ENV = "ENERGY_AGENT_CONFIG"
 ENV_PREFIX = "ENERGY_AGENT_"
@@ -96,7 +97,6 @@ class MqttSettings(Section):
     reconnect_max_s: float = Field(60.0, gt=0, le=3600, description="Longest delay between reconnect attempts.")
 
 
-READY_BY_POLICY = "ready-by"
 SOC_ENTITY = r"^[a-z0-9_]+\.[a-z0-9_]+$"
 SOC_TOPIC = r"^[^#+]+$"
 
