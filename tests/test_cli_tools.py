@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from energy_agent.app.plugins import ENTRY_POINT_GROUP, get_plugin_manager
 from energy_agent.cli.main import build_app
+from energy_agent.testing import free_port
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 CONTRACTS = Path(__file__).parent.parent / "contracts" / "hems" / "v1" / "examples"
@@ -83,6 +84,14 @@ def test_hems_commands_refuse_a_bad_topic_id_before_touching_the_broker() -> Non
     code, output = run("hems", "clear", "1", "--broker", "127.0.0.1:1", "--timeout", "1")
     assert code == 1
     assert "error:" in output
+
+
+def test_hems_commands_say_when_nothing_listens_on_the_broker_address() -> None:
+    port = str(free_port())
+    for args in (["--device-type", "charge-amps"], []):
+        code, output = run("hems", "clear", "1", "--broker", f"127.0.0.1:{port}", "--timeout", "2", *args)
+        assert code == 1
+        assert f"error: cannot reach the broker 127.0.0.1:{port}:" in output
 
 
 def documented_rule(prices: list[dict[str, Any]], cap: float, top_x: int, zone: ZoneInfo) -> dict[str, list[list[str]]]:

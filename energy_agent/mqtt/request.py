@@ -67,6 +67,8 @@ async def connect(
             if v5 and protocol == "auto" and _refused_protocol(exc):
                 log.info("the broker refused MQTT 5 (%s); trying 3.1.1", exc)
                 continue
+            if isinstance(exc.__context__, OSError):  # aiomqtt wraps a refused or unreachable socket
+                raise exc.__context__ from None
             raise
         try:
             yield client, v5
