@@ -193,6 +193,19 @@ class HemsSettings(Section):
     )
 
 
+class ReadBackSettings(Section):
+    """Read-back: comparing what each device holds with what the agent wants it to hold (docs/read-back.md)."""
+
+    interval_s: float = Field(
+        900, ge=10, le=3600, description="How often each device that can be read back is read (at most an hour)."
+    )
+    on_drift: Literal["repair", "report"] = Field(
+        "repair",
+        description="When a device holds something else (e.g. edited in the vendor's app): rewrite what the agent "
+        "wants (repair) or only report it (report).",
+    )
+
+
 class HealthSettings(Section):
     """The HTTP endpoint for health checks and metrics."""
 
@@ -215,6 +228,7 @@ class CoreSettings(BaseSettings):
     standalone: StandaloneSettings = Field(default_factory=StandaloneSettings)
     hems: HemsSettings = Field(default_factory=HemsSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
+    read_back: ReadBackSettings = Field(default_factory=ReadBackSettings)
 
     @field_validator("timezone")
     @classmethod

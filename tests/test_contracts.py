@@ -182,13 +182,22 @@ def test_json_path(parts: list[str | int], expected: str) -> None:
 
 
 def test_contract_version_constants() -> None:
-    assert contracts.CONTRACT_VERSION == "1.0"
+    assert contracts.CONTRACT_VERSION == "1.1"
     assert contracts.CONTRACT_MAJOR == "1"
 
 
 @pytest.mark.parametrize(
     ("version", "newer"),
-    [("1.1", True), ("1.12", True), ("1.0", False), ("1", False), ("2.1", False), ("1.01", False), (None, False)],
+    [
+        ("1.2", True),
+        ("1.12", True),
+        ("1.1", False),
+        ("1.0", False),
+        ("1", False),
+        ("2.1", False),
+        ("1.01", False),
+        (None, False),
+    ],
 )
 def test_is_newer_minor(version: str | None, newer: bool) -> None:
     assert contracts.is_newer_minor(version) is newer
@@ -210,12 +219,12 @@ def test_closed_field_list_matches_the_properties(name: str) -> None:
 
 def test_unknown_field_refused_unless_a_newer_minor_is_named() -> None:
     command = {"source": "hems", "periods": [], "priority": "high"}
-    for version in [None, "1", "1.0"]:
+    for version in [None, "1", "1.0", "1.1"]:
         with_version = command if version is None else {**command, "contract_version": version}
         assert contracts.validate("hems/v1/schedule-set", with_version) == [
             contracts.ContractError("$.priority", "unknown field")
         ]
-    assert contracts.validate("hems/v1/schedule-set", {**command, "contract_version": "1.1"}) == []
+    assert contracts.validate("hems/v1/schedule-set", {**command, "contract_version": "1.2"}) == []
 
 
 @pytest.mark.parametrize("version", ["2", "2.0", "0.9", "10"])

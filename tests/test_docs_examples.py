@@ -407,7 +407,7 @@ def test_every_documented_warning_is_what_the_validator_answers(row: list[str]) 
 async def test_refusals_that_need_a_running_agent_read_as_documented(hems_world: World) -> None:
     rows = {row[0]: row for row in table_rows("hems-integration.md", "refusals") if row[1] == AGENT_LEVEL}
     assert len(rows) == 2
-    device_row = rows["the device refused the write or could not be reached"]
+    device_row = rows["the device's cloud refused the agent (403)"]
     hems_world.sim.inject(PUT_ROUTE, Fault.FORBIDDEN, mode=FaultMode.ALWAYS)
     start = hems_world.clock.now() + timedelta(hours=1)
     command = {
@@ -417,6 +417,7 @@ async def test_refusals_that_need_a_running_agent_read_as_documented(hems_world:
     result = await hems_world.command(command)
     assert result["errors"][0]["path"] == unquote(device_row[2])
     assert message_pattern(device_row[3]).fullmatch(result["errors"][0]["message"]), result
+    assert (result["reason"], result["retry"]) == ("device_auth", False)
     standalone_row = rows["the agent is in standalone mode"]
     await hems_world.publish("hems/agent/operation_mode/set", "standalone")
     await hems_world.recorder.wait_for("hems/agent/operation_mode/result")

@@ -22,6 +22,8 @@ from energy_agent.hems.commands import (
     parse_operation_mode_set,
     parse_schedule_set,
 )
+from energy_agent.hems.payloads import result_payload
+from energy_agent.hems.reasons import Reason
 
 TZ = ZoneInfo("Europe/Stockholm")
 NOW = datetime.fromisoformat("2025-12-04T14:30:00+01:00")
@@ -196,10 +198,10 @@ def test_unknown_fields_of_a_newer_minor_are_ignored_with_a_warning_each() -> No
     parsed = parse(payload)
     assert parsed.accepted
     assert paths(parsed.warnings) == ["$.priority", "$.mode"]
-    assert all("1.2 is newer than this agent's 1.0" in w.message for w in parsed.warnings)
+    assert all("1.2 is newer than this agent's 1.1" in w.message for w in parsed.warnings)
 
 
-@pytest.mark.parametrize("version", [None, "1", "1.0"])
+@pytest.mark.parametrize("version", [None, "1", "1.0", "1.1"])
 def test_unknown_fields_are_refused_for_our_own_version(version: str | None) -> None:
     fields: dict[str, Any] = {"priority": 1}
     if version is not None:
@@ -469,15 +471,15 @@ def test_issues_fit_the_result_schema() -> None:
     damaged = [PROPOSAL.replace(b"16", b"99"), command(period("2025-12-04T22:00:00", "x")), too_long_id]
     for payload in [PROPOSAL, b"\xff", *damaged]:
         parsed = parse(payload)
-        result = {
-            "command_id": parsed.command_id,
-            "command": "set",
-            "accepted": parsed.accepted,
-            "errors": [issue.to_json() for issue in parsed.errors],
-            "warnings": [issue.to_json() for issue in parsed.warnings],
-            "applied_at": "2025-12-04T14:30:01+01:00" if parsed.accepted else None,
-            "contract_version": contracts.CONTRACT_VERSION,
-        }
+        result = result_payload(
+            command="set",
+            command_id=parsed.command_id,
+            accepted=parsed.accepted,
+            errors=parsed.errors,
+            warnings=parsed.warnings,
+            applied_at=datetime.fromisoformat("2025-12-04T14:30:01+01:00"),
+            reason=None if parsed.accepted else Reason.INVALID,
+        )
         assert contracts.validate("hems/v1/result", result) == []
 
 

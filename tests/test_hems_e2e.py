@@ -57,10 +57,12 @@ async def test_valid_schedule_reaches_the_cloud_exactly_and_is_answered(hems: Wo
         "command_id": "cmd-1",
         "command": "set",
         "accepted": True,
+        "reason": None,
+        "retry": False,
         "errors": [],
         "warnings": [],
         "applied_at": "2026-11-25T09:00:00+00:00",
-        "contract_version": "1.0",
+        "contract_version": "1.1",
     }
     assert hems.writes(PUT_ROUTE) == [
         {
@@ -288,8 +290,8 @@ async def test_fuzzed_payloads_never_crash_and_never_write_on_refusal(fuzz_targe
     runtime = agent.runtimes["charge-amps/1"]
     writes_before = len(fuzz_target.sim.writes())
     before = runtime.record.schedule
-    await agent.hems.handle_set(runtime, InboundMessage(topic=f"{BASE}/schedule/set", payload=payload))
-    result = runtime.record.last_result
+    await agent.hems.handle("charge-amps", "set", InboundMessage(topic=f"{BASE}/schedule/set", payload=payload))
+    result = runtime.last_answer
     assert result is not None
     if not result["accepted"]:
         assert len(fuzz_target.sim.writes()) == writes_before

@@ -27,6 +27,10 @@ class DeviceUnavailableError(DeviceError):
     """The device or its cloud cannot be reached right now (connection, timeout, 5xx, rate limit)."""
 
 
+class DeviceTimeoutError(DeviceUnavailableError):
+    """The device did not answer in time: the request may or may not have taken effect (read it back)."""
+
+
 class DeviceAuthError(DeviceError):
     """The device's credentials were refused."""
 

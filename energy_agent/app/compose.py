@@ -28,6 +28,7 @@ from energy_agent.runtime.hems_link import HemsLink
 from energy_agent.runtime.modes import ModeControl
 from energy_agent.runtime.planner import StandalonePlanner
 from energy_agent.runtime.publisher import StatusPublisher
+from energy_agent.runtime.readback import ReadBack
 from energy_agent.runtime.state import StateSaver, StateStore
 from energy_agent.runtime.view import DiscoveryMemory, RuntimeView
 from energy_agent.web.health import HealthServer
@@ -123,6 +124,7 @@ def build_agent(
         planner=planner,
         hems=hems,
         commands=commands,
+        readback=ReadBack(settings.read_back, modes, clock),
         context=context,
         runtimes=runtimes,
         view=view,

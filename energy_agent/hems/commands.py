@@ -174,6 +174,14 @@ def parse_operation_mode_set(
     return ParsedModeCommand(OperationMode(mode), command_id, ())
 
 
+def command_id_of(payload: bytes, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> str | None:
+    """The command id of any command payload, or None when it has none or cannot be read."""
+    try:
+        return _command_id(decode_json(payload, max_payload_bytes))
+    except Unreadable:
+        return None
+
+
 def _command_id(document: Any) -> str | None:
     # Read before any other check so that even a refused command's result can carry its id.
     if not isinstance(document, dict):

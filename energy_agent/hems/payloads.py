@@ -18,6 +18,7 @@ from energy_agent.api.domain import (
     ChargerState,
     DeviceCapabilities,
     DeviceStatus,
+    HeldSchedule,
     OperationMode,
     Schedule,
     ScheduleSource,
@@ -25,6 +26,7 @@ from energy_agent.api.domain import (
 )
 from energy_agent.hems.commands import Issue
 from energy_agent.hems.contracts import CONTRACT_MAJOR, CONTRACT_VERSION
+from energy_agent.hems.reasons import Reason
 
 
 def dumps(payload: dict[str, Any]) -> bytes:
@@ -48,6 +50,10 @@ class DeviceFacts:
     threshold_active: bool
     no_eligible_slots: bool
     warnings: tuple[str, ...]
+    held: HeldSchedule | None = None
+    """What the device was last read back to hold; None when it cannot be read back or was not read yet."""
+    in_sync: bool = True
+    drift_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +101,30 @@ def status_payload(device: DeviceFacts, agent: AgentFacts, now: datetime) -> dic
         "price_threshold_active": device.threshold_active,
         "no_eligible_slots": device.no_eligible_slots,
         "warnings": list(device.warnings),
+        "applied": _applied(device, zone),
+        "drift_count": device.drift_count,
         "operation_mode": agent.operation_mode.value,
         "hems_connected": agent.hems_connected,
     }
 
 
-def capabilities_payload(device_type: str, topic_id: str, capabilities: DeviceCapabilities) -> dict[str, Any]:
+def _applied(device: DeviceFacts, zone: ZoneInfo) -> dict[str, Any] | None:
+    held = device.held
+    if held is None:
+        return None
+    return {
+        "read_at": isoformat(held.read_at.astimezone(zone)),
+        "in_sync": device.in_sync,
+        "periods": [
+            {"start": _local(p.start, zone), "end": _local(p.end, zone), "max_current": p.max_current_a}
+            for p in held.periods
+        ],
+    }
+
+
+def capabilities_payload(
+    device_type: str, topic_id: str, capabilities: DeviceCapabilities, *, reads_back: bool = False
+) -> dict[str, Any]:
     """The retained capabilities of one device (`hems/v1/capabilities`): what a schedule for it may contain."""
     return {
         "device_type": device_type,
@@ -111,6 +135,7 @@ def capabilities_payload(device_type: str, topic_id: str, capabilities: DeviceCa
         "control_strategy": capabilities.control_strategy,
         "max_horizon_s": capabilities.horizon_s,
         "max_periods": capabilities.max_periods,
+        "reads_back": reads_back,
         "contract_versions": [CONTRACT_MAJOR],
     }
 
@@ -123,12 +148,17 @@ def result_payload(
     errors: Iterable[Issue] = (),
     warnings: Iterable[Issue] = (),
     applied_at: datetime | None = None,
+    reason: Reason | None = None,
 ) -> dict[str, Any]:
-    """The answer to a schedule set or clear (`hems/v1/result`)."""
+    """The answer to a schedule set or clear (`hems/v1/result`); a refusal names its `reason`."""
+    if accepted == (reason is not None):
+        raise ValueError("a refusal needs a reason, an acceptance has none")
     return {
         "command_id": command_id,
         "command": command,
         "accepted": accepted,
+        "reason": reason.value if reason else None,
+        "retry": bool(reason and reason.retry),
         "errors": [e.to_json() for e in errors],
         "warnings": [w.to_json() for w in warnings],
         "applied_at": isoformat(applied_at) if accepted else None,
@@ -137,12 +167,18 @@ def result_payload(
 
 
 def mode_result_payload(
-    *, command_id: str | None, accepted: bool, operation_mode: OperationMode, errors: Iterable[Issue] = ()
+    *,
+    command_id: str | None,
+    operation_mode: OperationMode,
+    errors: Iterable[Issue] = (),
+    reason: Reason | None = None,
 ) -> dict[str, Any]:
-    """The answer to an operation mode command (`hems/v1/operation-mode-result`)."""
+    """The answer to an operation mode command (`hems/v1/operation-mode-result`); refused when it has a reason."""
     return {
         "command_id": command_id,
-        "accepted": accepted,
+        "accepted": reason is None,
+        "reason": reason.value if reason else None,
+        "retry": bool(reason and reason.retry),
         "operation_mode": operation_mode.value,
         "errors": [e.to_json() for e in errors],
         "contract_version": CONTRACT_VERSION,

@@ -19,6 +19,7 @@ import aiomqtt
 from paho.mqtt.client import MQTT_ERR_SUCCESS, error_string
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from energy_agent.api.backoff import Backoff
 from energy_agent.config import MqttSettings
@@ -184,16 +185,25 @@ class MqttBus:
         client.pending_calls_threshold = PENDING_PUBLISH_WARNING
         return client
 
+    async def _subscribe(self, client: aiomqtt.Client, topic_filter: str) -> None:
+        """Subscribe at QoS 1; with MQTT 5, retain-as-published, so that a handler sees the retain flag of a
+        message published while it listens too (the HEMS commands refuse retained commands)."""
+        if self.settings.protocol == "5":
+            options = SubscribeOptions(qos=1, retainAsPublished=True)
+            await client.subscribe(topic_filter, options=options, timeout=10)
+        else:
+            await client.subscribe(topic_filter, qos=1, timeout=10)
+
     async def _subscribe_one(self, client: aiomqtt.Client, topic_filter: str) -> None:
         try:
-            await client.subscribe(topic_filter, qos=1, timeout=10)
+            await self._subscribe(client, topic_filter)
         except aiomqtt.MqttError as exc:
             log.warning("subscribing to %s failed: %s", topic_filter, exc)
 
     async def _subscribe_missing(self, client: aiomqtt.Client, subscribed: set[str]) -> None:
         while missing := [f for f in dict.fromkeys(f for f, _ in self._handlers) if f not in subscribed]:
             for topic_filter in missing:
-                await client.subscribe(topic_filter, qos=1, timeout=10)
+                await self._subscribe(client, topic_filter)
                 subscribed.add(topic_filter)
 
     async def run(self) -> None:

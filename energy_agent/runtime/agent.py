@@ -33,6 +33,7 @@ from energy_agent.runtime.hems_commands import HemsCommands
 from energy_agent.runtime.hems_link import HemsLink
 from energy_agent.runtime.modes import ModeControl
 from energy_agent.runtime.planner import StandalonePlanner
+from energy_agent.runtime.readback import ReadBack
 from energy_agent.runtime.state import AgentState, StateSaver
 from energy_agent.runtime.view import RuntimeView
 
@@ -75,6 +76,7 @@ class Agent:
     planner: StandalonePlanner
     hems: HemsCommands
     commands: AgentCommands
+    readback: ReadBack
     context: DeviceContext
     runtimes: dict[str, DeviceRuntime]
     view: RuntimeView
@@ -129,6 +131,8 @@ class Agent:
                     log.warning("%s: could not resume the restored schedule: %s", runtime.key, exc)
         for runtime in runtimes:
             self._spawn(self._device_loop(runtime), f"device {runtime.key}")
+            if self.readback.can_read(runtime):
+                self._spawn(self.readback.run(runtime), f"read-back {runtime.key}")
             self.events.emit(DeviceAdded(runtime.key))
 
     async def _bring_up_later(self, device_type: DeviceType, error: DeviceError) -> None:
@@ -172,6 +176,9 @@ class Agent:
                     started_services.append(service)
                 except OSError as exc:
                     log.error("%s not started (%s); the agent runs on without it", service.name, exc)
+            for device_type in self.device_types.values():
+                if self.settings.section(device_type.config_section) is not None:
+                    self.hems.watch(device_type.name)  # commands are answered before the devices are up
             self._spawn(self.bus.run(), "mqtt")
             for device_type in self.device_types.values():
                 # A config error in a plugin section is fatal; an unreachable cloud is retried in the background.

@@ -16,8 +16,9 @@ from typing import Any
 from energy_agent.api.domain import OperationMode
 from energy_agent.api.errors import DeviceError
 from energy_agent.config import StandaloneSettings
-from energy_agent.hems.commands import parse_operation_mode_set
+from energy_agent.hems.commands import Issue, parse_operation_mode_set
 from energy_agent.hems.payloads import dumps, mode_result_payload
+from energy_agent.hems.reasons import Reason
 from energy_agent.hems.topics import Topics
 from energy_agent.mqtt.bus import InboundMessage, MqttBus
 from energy_agent.runtime.devices import DeviceRuntime, PlanInfo
@@ -92,21 +93,41 @@ class AgentCommands:
         runtime.plan = PlanInfo()
         runtime.record.last_command_digest = None
 
-    async def _on_mode_set(self, message: InboundMessage) -> None:
+    def _on_mode_set(self, message: InboundMessage) -> None:
+        """Plain (not async): a refusal is answered at once, a valid command takes its place in the queue now."""
         parsed = parse_operation_mode_set(message.payload)
-        if parsed.operation_mode is None:
+        if message.retain:
+            issue = Issue("$", "a retained command is never applied (it would be replayed at every restart); "
+                          "publish commands with retain=false")  # fmt: skip
+            self._reply(message, parsed.command_id, self._modes.mode, [issue], Reason.RETAINED)
+        elif parsed.operation_mode is None:
             log.warning("operation mode command refused: %s", "; ".join(e.message for e in parsed.errors))
-            mode = self._modes.mode
-        elif parsed.operation_mode is self._modes.target:
-            mode = await self.queue.submit(self._current)  # answered after the commands before it
+            self._reply(message, parsed.command_id, self._modes.mode, parsed.errors, Reason.INVALID)
         else:
-            mode = await self.switch(parsed.operation_mode, "MQTT command")
-        payload = mode_result_payload(
-            command_id=parsed.command_id,
-            accepted=parsed.operation_mode is not None,
-            operation_mode=mode,
-            errors=parsed.errors,
-        )
+            future = (
+                self.queue.submit(self._current)  # answered after the commands before it
+                if parsed.operation_mode is self._modes.target
+                else self.switch(parsed.operation_mode, "MQTT command")
+            )
+            future.add_done_callback(
+                lambda done: (
+                    self._reply(message, parsed.command_id, done.result(), (), None)
+                    if not done.cancelled() and done.exception() is None
+                    else log.error(
+                        "operation mode command failed", exc_info=None if done.cancelled() else done.exception()
+                    )
+                )
+            )
+
+    def _reply(
+        self,
+        message: InboundMessage,
+        command_id: str | None,
+        mode: OperationMode,
+        errors: Iterable[Issue],
+        reason: Reason | None,
+    ) -> None:
+        payload = mode_result_payload(command_id=command_id, operation_mode=mode, errors=errors, reason=reason)
         self._bus.reply(self._topics.mode_result, message, dumps(payload))
         self._events.emit(CommandAnswered(None, payload))
 

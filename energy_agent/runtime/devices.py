@@ -7,16 +7,17 @@ standalone planner, expiry and mode switches alike. A runtime never calls back i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from energy_agent.api.clock import Clock
 from energy_agent.api.devices import Device
-from energy_agent.api.domain import ChargerState, DeviceStatus, Schedule, isoformat
-from energy_agent.api.errors import DeviceError
+from energy_agent.api.domain import ChargerState, DeviceStatus, HeldSchedule, Schedule, isoformat
+from energy_agent.api.errors import DeviceAuthError, DeviceError, DeviceRejectedError
 from energy_agent.hems.payloads import DeviceFacts
 from energy_agent.runtime.events import DeviceChanged, Events
 from energy_agent.runtime.serial import SerialQueue
@@ -35,6 +36,22 @@ class PlanInfo:
     warnings: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A write whose outcome is unknown: the schedule it carried (None: a clear)."""
+
+    schedule: Schedule | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The form kept in the state file while the write is in flight."""
+        return {"schedule": self.schedule.to_json() if self.schedule else None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Attempt:
+        """Inverse of `to_json`."""
+        return cls(Schedule.from_json(data["schedule"]) if data.get("schedule") else None)
+
+
 @dataclass
 class DeviceRuntime:
     """A device plus the agent's knowledge of it. Writes run as jobs of `queue` (see the module docstring)."""
@@ -49,10 +66,25 @@ class DeviceRuntime:
     last_error: str | None = None
     plan: PlanInfo = field(default_factory=PlanInfo)
     device_writes: int = 0
+    last_answer: dict[str, Any] | None = None
+    """The answer to the last HEMS command this run (refused or not); the status shows its outcome."""
+    held: HeldSchedule | None = None
+    """What the device was last read back to hold (devices that can be read back; see runtime/readback.py)."""
+    in_sync: bool | None = None
+    """Whether `held` matched what the agent wants when it was read."""
+    read_error: str | None = None
+    drifts_found: int = 0
+    drifts_repaired: int = 0
+    unsure_write: Attempt | None = None
+    """The last write whose outcome is unknown (timeout, unreachable, killed during it), until read back."""
     queue: SerialQueue = field(init=False)
+    read_back_wanted: asyncio.Event = field(init=False)
 
     def __post_init__(self) -> None:
         self.queue = SerialQueue()
+        self.read_back_wanted = asyncio.Event()
+        if self.record.in_flight is not None:
+            self.unsure_write = Attempt.from_json(self.record.in_flight)
 
     @property
     def key(self) -> str:
@@ -91,12 +123,17 @@ class DeviceRuntime:
         if unchanged and self.record.schedule == schedule:
             return False
         self.record.schedule = schedule
+        self.record.known = True
         self.saver.changed()
         if announce:
             self.changed()
         return not unchanged
 
     async def _write(self, schedule: Schedule | None) -> None:
+        """Write the device; a write that may or may not have landed is read back soon (see `unsure_write`)."""
+        attempt = Attempt(schedule)
+        self.record.in_flight = attempt.to_json()
+        await self.saver.flush()  # a kill during the call leaves the attempt on disk
         try:
             if schedule is None:
                 await self.device.clear_schedule()
@@ -105,9 +142,34 @@ class DeviceRuntime:
         except DeviceError as exc:
             self.last_error = str(exc)
             log.warning("%s: device write failed: %s", self.key, exc)
+            if isinstance(exc, DeviceRejectedError | DeviceAuthError):
+                self.record.in_flight = None  # refused outright: it did not land
+            else:
+                self.unsure_write = attempt
+                self.read_back_wanted.set()
+            self.saver.changed()
             raise
+        self.record.in_flight = None
+        self.unsure_write = None
         self.device_writes += 1
         self.last_error = None
+
+    async def rewrite(self) -> None:
+        """Write the schedule in force again (a drift repair; run inside a job of `queue`)."""
+        schedule = self.schedule
+        await self._write(schedule if schedule is not None and schedule.periods else None)
+
+    def observe(self, held: HeldSchedule, *, in_sync: bool) -> None:
+        """Remember what the device was read back to hold."""
+        self.held = held
+        self.in_sync = in_sync
+
+    def adopt(self, schedule: Schedule | None) -> None:
+        """Take `schedule` as the one in force without writing it: the device was read back to hold it."""
+        self.record.schedule = schedule
+        self.record.known = True
+        self.record.in_flight = None
+        self.saver.changed()
 
     async def poll_status(self) -> None:
         """Read the device status once; a failure shows as state `error` with the reason."""
@@ -137,6 +199,7 @@ class DeviceRuntime:
         except DeviceError:
             return  # retried at the next tick; the status shows the error
         self.record.schedule = None
+        self.record.known = True
         self.saver.changed()
         self.changed()
 
@@ -148,7 +211,7 @@ class DeviceRuntime:
     def facts(self) -> DeviceFacts:
         """What the status payload shows of this device."""
         record = self.record
-        last = record.last_result
+        last = self.last_answer or record.last_result
         return DeviceFacts(
             schedule=self.schedule,
             status=self.status,
@@ -159,4 +222,7 @@ class DeviceRuntime:
             threshold_active=self.plan.threshold_active,
             no_eligible_slots=self.plan.no_eligible_slots,
             warnings=self.plan.warnings,
+            held=self.held,
+            in_sync=bool(self.in_sync),
+            drift_count=self.drifts_found,
         )

@@ -1,9 +1,19 @@
-"""HEMS schedule commands at run time: validate, apply to the device in arrival order, answer every one.
+"""HEMS schedule commands at run time: judge at once, apply to the device in arrival order, answer every one.
 
 Every command is answered on `{p}/{type}/{id}/schedule/result` (and on the MQTT 5 response topic when the
-command names one, with its correlation data). A refused command changes nothing. A repeated command (same
-id and payload), or the same schedule again, makes no second device write and gets the same answer; a command
-id reused with a different payload is a new command.
+command names one, with its correlation data):
+
+- at once, when it can be judged without the device: a payload that breaks the contract, a retained command
+  (it would be replayed at every restart), standalone mode, or a device that is configured but not up yet
+  (its cloud was down at start: `device_unavailable`, `retry: true`);
+- otherwise once the device write is done, after every command to that device that arrived before it.
+
+A refused command changes nothing. Only an *applied* command is remembered: the same command id with the same
+payload again gets the same answer without a second device write (also after a restart). A command refused
+because the device failed is not remembered, so the HEMS's resend is tried afresh.
+
+Commands are taken from one wildcard subscription per device type (`{p}/{type}/+/schedule/set|clear`), so they
+are heard from the first second, before the devices are built.
 """
 
 from __future__ import annotations
@@ -19,9 +29,17 @@ from zoneinfo import ZoneInfo
 
 from energy_agent.api.clock import Clock
 from energy_agent.api.errors import DeviceError
-from energy_agent.hems.commands import CommandLimits, Issue, parse_clear, parse_schedule_set
+from energy_agent.hems.commands import (
+    CommandLimits,
+    Issue,
+    ParsedCommand,
+    command_id_of,
+    parse_clear,
+    parse_schedule_set,
+)
 from energy_agent.hems.payloads import dumps, result_payload
-from energy_agent.hems.topics import Topics
+from energy_agent.hems.reasons import Reason, describe, reason_for
+from energy_agent.hems.topics import TOPIC_ID_RE, Topics
 from energy_agent.mqtt.bus import InboundMessage, MqttBus
 from energy_agent.runtime.devices import DeviceRuntime
 from energy_agent.runtime.events import CommandAnswered, Events
@@ -32,6 +50,9 @@ from energy_agent.runtime.state import StateSaver
 log = logging.getLogger(__name__)
 
 REMEMBERED_RESULTS = 32
+"""Applied commands remembered per device for duplicate detection (the last one also across restarts)."""
+SET = "set"
+CLEAR = "clear"
 
 
 def _logged(job: Awaitable[None]) -> None:
@@ -49,7 +70,7 @@ def _dedup_key(command_id: str, payload: bytes) -> str:
 
 
 class HemsCommands:
-    """See the module docstring; `attach` each device as it comes up."""
+    """See the module docstring. `watch` each configured device type at start, `attach` each device once up."""
 
     def __init__(
         self,
@@ -71,109 +92,175 @@ class HemsCommands:
         self._link = link
         self._saver = saver
         self._events = events
+        self._runtimes: dict[str, DeviceRuntime] = {}
+        self._watched: set[str] = set()
+        self._up: set[str] = set()
         self._recent: dict[str, OrderedDict[str, dict[str, Any]]] = {}
         self.commands_accepted = 0
         self.commands_refused = 0
 
+    def watch(self, device_type: str) -> None:
+        """Answer every command to a device of this type from now on, before its devices are up too."""
+        if device_type in self._watched:
+            return
+        self._watched.add(device_type)
+        base = f"{self._topics.prefix}/{device_type}/+/schedule"
+        self._bus.subscribe_messages(f"{base}/{SET}", lambda m: self._heard(device_type, SET, m))
+        self._bus.subscribe_messages(f"{base}/{CLEAR}", lambda m: self._heard(device_type, CLEAR, m))
+
+    def _heard(self, device_type: str, command: str, message: InboundMessage) -> None:
+        self._arrived(device_type, command, message)
+
     def attach(self, runtime: DeviceRuntime) -> None:
-        """Listen for commands to one device; each is answered after the commands that came before it."""
-        device = runtime.device
+        """Take commands for one device from now on (its type is watched if it was not already)."""
+        self._runtimes[runtime.key] = runtime
         self._recent[runtime.key] = OrderedDict()
-
-        # Plain (not async) handlers: they only queue the command, in the order the messages arrive.
-        def on_set(message: InboundMessage) -> None:
-            _logged(runtime.submit(lambda: self.handle_set(runtime, message)))
-
-        def on_clear(message: InboundMessage) -> None:
-            _logged(runtime.submit(lambda: self.handle_clear(runtime, message)))
-
-        self._bus.subscribe_messages(self._topics.schedule_set(device.device_type, device.topic_id), on_set)
-        self._bus.subscribe_messages(self._topics.schedule_clear(device.device_type, device.topic_id), on_clear)
+        self._up.add(runtime.device.device_type)
+        self.watch(runtime.device.device_type)
 
     def forget(self) -> None:
         """Forget remembered answers (a mode switch starts fresh)."""
         for recent in self._recent.values():
             recent.clear()
 
-    # -- commands (each runs as a job of the device's queue) --------------------------------------
-    async def handle_set(self, runtime: DeviceRuntime, message: InboundMessage) -> None:
-        """Validate, apply and answer one schedule-set command."""
+    # -- arrival: judged at once, queued only when the device must be written ----------------------
+    async def handle(self, device_type: str, command: str, message: InboundMessage) -> None:
+        """Take one command as if it had just arrived and wait until it is answered (tests and fuzzers)."""
+        job = self._arrived(device_type, command, message)
+        if job is not None:
+            await job
+
+    def _arrived(self, device_type: str, command: str, message: InboundMessage) -> Awaitable[None] | None:
+        """Plain (not async): a command's place in its device's queue is fixed the moment it arrives. Returns the
+        queued job, or None when the command was answered at once."""
         self._link.heard()
-        now = self._clock.now()
-        limits = CommandLimits.from_capabilities(runtime.device.capabilities)
-        parsed = parse_schedule_set(message.payload, now=now, tz=self._zone, limits=limits)
-        remembered = self._remembered(runtime, parsed.command_id, message.payload)
-        if remembered is not None:
-            await self._answer(runtime, message, remembered, record=False)
-            return
-        runtime.record.last_hems_command_at = now
-        if not self._modes.takes_hems_commands:
-            payload = self._refusal("set", parsed.command_id, self._standalone_issue())
-        elif parsed.schedule is None:
-            payload = result_payload(
-                command="set", command_id=parsed.command_id, accepted=False, errors=parsed.errors,
-                warnings=parsed.warnings,
-            )  # fmt: skip
-            log.warning(
-                "%s: schedule refused: %s", runtime.key, "; ".join(f"{e.path}: {e.message}" for e in parsed.errors)
-            )
+        topic_id = message.topic.split("/")[-3]
+        runtime = self._runtimes.get(f"{device_type}/{topic_id}")
+        if runtime is None:
+            self._answer_absent(device_type, topic_id, command, message)
+            return None
+        runtime.record.last_hems_command_at = self._clock.now()
+        if command == SET:
+            command_id, refusal, wanted = self._judge_set(runtime, message)
         else:
-            self._link.take_back_control()
-            previous = runtime.record.schedule
-            try:
-                wrote = await runtime.put_schedule(parsed.schedule, announce=False)
-            except DeviceError as exc:
-                payload = self._refusal("set", parsed.command_id, Issue("$", f"the device refused it: {exc}"))
+            command_id, refusal, wanted = *self._judge_clear(message), None
+        if refusal is not None:
+            self._answer(runtime, message, refusal, command_id=command_id)
+            return None
+        job = runtime.submit(lambda: self._apply(runtime, command, message, wanted, command_id))
+        _logged(job)
+        return job
+
+    def _judge_set(
+        self, runtime: DeviceRuntime, message: InboundMessage
+    ) -> tuple[str | None, dict[str, Any] | None, ParsedCommand]:
+        limits = CommandLimits.from_capabilities(runtime.device.capabilities)
+        parsed = parse_schedule_set(message.payload, now=self._clock.now(), tz=self._zone, limits=limits)
+        refusal = self._refusal_before_device(SET, parsed.command_id, message)
+        if refusal is None and parsed.schedule is None:
+            refusal = result_payload(
+                command=SET, command_id=parsed.command_id, accepted=False, errors=parsed.errors,
+                warnings=parsed.warnings, reason=Reason.INVALID,
+            )  # fmt: skip
+            problems = "; ".join(f"{e.path}: {e.message}" for e in parsed.errors)
+            log.warning("%s: schedule refused: %s", runtime.key, problems)
+        return parsed.command_id, refusal, parsed
+
+    def _judge_clear(self, message: InboundMessage) -> tuple[str | None, dict[str, Any] | None]:
+        command_id, errors = parse_clear(message.payload)
+        refusal = self._refusal_before_device(CLEAR, command_id, message)
+        if refusal is None and errors:
+            refusal = result_payload(
+                command=CLEAR, command_id=command_id, accepted=False, errors=errors, reason=Reason.INVALID
+            )
+        return command_id, refusal
+
+    def _refusal_before_device(
+        self, command: str, command_id: str | None, message: InboundMessage
+    ) -> dict[str, Any] | None:
+        if message.retain:
+            return self._refusal(
+                command, command_id, Reason.RETAINED,
+                Issue("$", "a retained command is never applied (it would be replayed at every restart); "
+                      "publish commands with retain=false"),
+            )  # fmt: skip
+        if not self._modes.takes_hems_commands:
+            return self._refusal(
+                command, command_id, Reason.WRONG_MODE,
+                Issue("$", "the agent is in standalone mode and takes no HEMS commands; "
+                      f"publish `hems` to {self._topics.mode_set}"),
+            )  # fmt: skip
+        return None
+
+    def _answer_absent(self, device_type: str, topic_id: str, command: str, message: InboundMessage) -> None:
+        """A command to a device that is not (yet) running here: answered at once, never applied."""
+        if not TOPIC_ID_RE.fullmatch(topic_id):
+            log.warning("%s command to an invalid topic id ignored: %r", device_type, topic_id[:80])
+            return
+        command_id = command_id_of(message.payload)
+        if device_type in self._up:
+            known = sorted(k.split("/", 1)[1] for k in self._runtimes if k.startswith(f"{device_type}/"))
+            reason = Reason.INVALID
+            issue = Issue("$", f"no {device_type} device {topic_id!r} here; known: {', '.join(known) or 'none'}")
+        else:
+            reason = Reason.DEVICE_UNAVAILABLE
+            issue = Issue("$", f"the {device_type} devices are not available yet (the agent keeps trying); retry later")
+        payload = self._refusal(command, command_id, reason, issue)
+        self._bus.reply(self._topics.schedule_result(device_type, topic_id), message, dumps(payload))
+        self.commands_refused += 1
+        self._events.emit(CommandAnswered(f"{device_type}/{topic_id}", payload))
+
+    # -- application: a job of the device's queue ----------------------------------------------------
+    async def _apply(
+        self,
+        runtime: DeviceRuntime,
+        command: str,
+        message: InboundMessage,
+        wanted: ParsedCommand | None,
+        command_id: str | None,
+    ) -> None:
+        """Write the device (a clear when `wanted` is None) and answer with the outcome."""
+        schedule = wanted.schedule if wanted is not None else None
+        remembered = self._remembered(runtime, command_id, message.payload)
+        if remembered is not None:
+            self._answer(runtime, message, remembered, command_id=command_id, remember=False)
+            return
+        if not self._modes.takes_hems_commands:  # a mode switch arrived while this command waited its turn
+            payload = self._refusal_before_device(command, command_id, message)
+            assert payload is not None
+            self._answer(runtime, message, payload, command_id=command_id)
+            return
+        self._link.take_back_control()
+        previous = runtime.record.schedule
+        try:
+            wrote = await runtime.put_schedule(schedule, announce=False)
+        except DeviceError as exc:
+            payload = self._refusal(command, command_id, reason_for(exc), Issue("$", describe(exc)))
+        else:
+            now = self._clock.now()
+            if command == CLEAR:
+                applied_at = now
+                log.info("%s: schedule cleared by the HEMS", runtime.key)
             else:
+                assert schedule is not None
                 applied_at = now if wrote or previous is None else self._applied_at(runtime, now)
-                payload = result_payload(
-                    command="set", command_id=parsed.command_id, accepted=True, warnings=parsed.warnings,
-                    applied_at=applied_at,
-                )  # fmt: skip
                 log.info(
                     "%s: HEMS schedule %s (%d period(s), %s)",
                     runtime.key,
                     "applied" if wrote else "already in force",
-                    len(parsed.schedule.periods),
-                    parsed.command_id or "no command id",
+                    len(schedule.periods),
+                    command_id or "no command id",
                 )
-        await self._answer(runtime, message, payload, record=True, command_id=parsed.command_id)
-
-    async def handle_clear(self, runtime: DeviceRuntime, message: InboundMessage) -> None:
-        """Clear the schedule and answer."""
-        self._link.heard()
-        now = self._clock.now()
-        command_id, errors = parse_clear(message.payload)
-        remembered = self._remembered(runtime, command_id, message.payload)
-        if remembered is not None:
-            await self._answer(runtime, message, remembered, record=False)
-            return
-        runtime.record.last_hems_command_at = now
-        if not self._modes.takes_hems_commands:
-            payload = self._refusal("clear", command_id, self._standalone_issue())
-        elif errors:
-            payload = result_payload(command="clear", command_id=command_id, accepted=False, errors=errors)
-        else:
-            self._link.take_back_control()
-            try:
-                await runtime.put_schedule(None, announce=False)
-            except DeviceError as exc:
-                payload = self._refusal("clear", command_id, Issue("$", f"the device refused it: {exc}"))
-            else:
-                payload = result_payload(command="clear", command_id=command_id, accepted=True, applied_at=now)
-                log.info("%s: schedule cleared by the HEMS", runtime.key)
-        await self._answer(runtime, message, payload, record=True, command_id=command_id)
+            warnings = wanted.warnings if wanted is not None else ()
+            payload = result_payload(
+                command=command, command_id=command_id, accepted=True, warnings=warnings, applied_at=applied_at
+            )
+        self._answer(runtime, message, payload, command_id=command_id)
 
     # -- helpers ----------------------------------------------------------------------------------
-    def _standalone_issue(self) -> Issue:
-        return Issue(
-            "$",
-            f"the agent is in standalone mode and takes no HEMS commands; publish `hems` to {self._topics.mode_set}",
-        )
-
     @staticmethod
-    def _refusal(command: str, command_id: str | None, issue: Issue) -> dict[str, Any]:
-        return result_payload(command=command, command_id=command_id, accepted=False, errors=[issue])
+    def _refusal(command: str, command_id: str | None, reason: Reason, issue: Issue) -> dict[str, Any]:
+        return result_payload(command=command, command_id=command_id, accepted=False, errors=[issue], reason=reason)
 
     @staticmethod
     def _applied_at(runtime: DeviceRuntime, now: datetime) -> datetime:
@@ -183,7 +270,8 @@ class HemsCommands:
         return now
 
     def _remembered(self, runtime: DeviceRuntime, command_id: str | None, payload: bytes) -> dict[str, Any] | None:
-        """The answer given to this command id with this very payload (a reused id with new content is new)."""
+        """The answer given to this applied command id with this very payload (a reused id with new content is
+        new; a refused command is never remembered)."""
         if command_id is None:
             return None
         key = _dedup_key(command_id, payload)
@@ -191,37 +279,37 @@ class HemsCommands:
         if key in recent:
             return recent[key]
         record = runtime.record
-        if record.last_result is not None and record.last_command_digest == key:
+        if record.last_result is not None and record.last_command_digest == key and record.last_result["accepted"]:
             return record.last_result  # remembered across a restart
         return None
 
-    async def _answer(
+    def _answer(
         self,
         runtime: DeviceRuntime,
         message: InboundMessage,
         payload: dict[str, Any],
         *,
-        record: bool,
-        command_id: str | None = None,
+        command_id: str | None,
+        remember: bool = True,
     ) -> None:
-        if record:
+        if remember:
             self._record(runtime, message, payload, command_id)
         device = runtime.device
         self._bus.reply(self._topics.schedule_result(device.device_type, device.topic_id), message, dumps(payload))
         self._events.emit(CommandAnswered(runtime.key, payload))
-        if record:
-            runtime.changed()
+        runtime.changed()
 
     def _record(
         self, runtime: DeviceRuntime, message: InboundMessage, payload: dict[str, Any], cid: str | None
     ) -> None:
-        if payload["accepted"]:
-            self.commands_accepted += 1
-        else:
+        runtime.last_answer = payload
+        runtime.record.last_command_id = cid
+        if not payload["accepted"]:
             self.commands_refused += 1
             runtime.last_error = "; ".join(f"{e['path']}: {e['message']}" for e in payload["errors"])[:500]
+            return  # a refusal changes nothing worth a disk write; a flood of junk must not become disk load
+        self.commands_accepted += 1
         key = _dedup_key(cid, message.payload) if cid else None
-        runtime.record.last_command_id = cid
         runtime.record.last_command_digest = key
         runtime.record.last_result = payload
         if key is not None:
@@ -229,6 +317,4 @@ class HemsCommands:
             recent[key] = payload
             while len(recent) > REMEMBERED_RESULTS:
                 recent.popitem(last=False)
-        if payload["accepted"]:
-            # A refusal changes nothing worth a disk write; a flood of junk must not become disk load.
-            self._saver.changed()
+        self._saver.changed()

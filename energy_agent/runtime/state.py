@@ -36,7 +36,13 @@ class DeviceRecord:
     last_command_digest: str | None = None
     """SHA-256 of the last command's payload: a repeated id only replays the answer for the same payload."""
     last_result: dict[str, Any] | None = None
-    """The result payload of the last command, answered again for a duplicate (replaced, never changed in place)."""
+    """The result payload of the last applied command, answered again for a duplicate (replaced, never changed in
+    place)."""
+    known: bool = False
+    """The agent knows what it last wrote to the device (False for a new record, e.g. after a lost state file)."""
+    in_flight: dict[str, Any] | None = None
+    """A write started and not confirmed (`{"schedule": ... or None}`), saved before the device is called, so that
+    a start after a kill during the write reads the device back and learns whether it landed."""
     _encoded: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -59,6 +65,8 @@ class DeviceRecord:
             "last_command_id": self.last_command_id,
             "last_command_digest": self.last_command_digest,
             "last_result": self.last_result,
+            "known": self.known,
+            "in_flight": self.in_flight,
         }
 
     @classmethod
@@ -71,6 +79,8 @@ class DeviceRecord:
             last_command_id=data.get("last_command_id"),
             last_command_digest=data.get("last_command_digest"),
             last_result=data.get("last_result"),
+            known=bool(data.get("known", True)),
+            in_flight=data.get("in_flight"),
         )
 
 
