@@ -59,7 +59,8 @@ def build_agent(
     link = HemsLink(
         bus=bus, topic=topics.controller_availability, clock=clock, settings=settings.hems, modes=modes, events=events
     )
-    board = PriceBoard(clock)
+    prices = getattr(settings, "prices", None)
+    board = PriceBoard(clock, source=prices.source if prices is not None else None, zone=zone)
     planner = StandalonePlanner(
         clock=clock,
         zone=zone,
