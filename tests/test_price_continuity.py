@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from energy_agent.api.prices import parse_price_curve
+from energy_agent.prices.board import EMPTY_DELIVERY
 from energy_agent.testing.mosquitto import Mosquitto as Broker
 from energy_agent.testing.recorder import Recorder
+from tests.health_client import get, serving
 from tests.test_standalone_e2e import EXAMPLE_PRICES, planned, written_charging
 from tests.world import AMS, DELETE_ROUTE, PUT_ROUTE, World, eventually, world
 
@@ -68,3 +70,53 @@ async def test_a_shorter_price_file_keeps_the_plan_until_the_last_good_prices_en
     assert w.writes(PUT_ROUTE)[0]["validTo"] == "2026-11-26T23:00:00Z"
     assert w.agent is not None
     assert w.agent.board.curve == curve
+
+
+# --- price health: the status warning, the Home Assistant entity, /healthz -----------------------------------
+
+PRICES_TOPIC = "hems/agent/prices"
+
+
+async def test_a_price_problem_shows_in_the_status_the_price_entity_and_healthz(
+    on_file: tuple[World, Path], recorder: Recorder
+) -> None:
+    w, prices = on_file
+    agent = w.agent
+    assert agent is not None
+    await eventually(lambda: w.status()["schedule_source"] == "standalone")
+    assert not any(warning.startswith("prices") for warning in w.status()["warnings"])
+    await recorder.wait_for(PRICES_TOPIC)
+    assert recorder.json(PRICES_TOPIC)[-1]["state"] == "ok"
+    config = recorder.json("homeassistant/device/energy_agent/config")[-1]["cmps"]["price_data"]
+    assert (config["entity_category"], config["state_topic"], config["json_attributes_topic"]) == (
+        "diagnostic",
+        PRICES_TOPIC,
+        PRICES_TOPIC,
+    )
+
+    await w.advance(120, step_s=10)  # 08:02
+    prices.write_text("[]")
+    expected = f"prices (file): last update failed at 08:02: {EMPTY_DELIVERY}; prices cover until 2026-11-26 24:00"
+    await w.advance(10, step_s=10)
+    await eventually(lambda: expected in w.status()["warnings"])
+    await eventually(lambda: recorder.json(PRICES_TOPIC)[-1]["state"] == "error")
+    entity = recorder.json(PRICES_TOPIC)[-1]
+    assert entity["last_error"] == EMPTY_DELIVERY
+    assert entity["last_success"] == "2026-11-25T07:00:00+00:00"
+    assert entity["covers_until"] == "2026-11-26T23:00:00+00:00"
+    assert entity["warning"] == expected
+    w.check_contracts()
+    async with serving(agent) as url:
+        answer = await get(f"{url}/healthz")
+    # a failed update while the last good prices cover the coming hours: healthy, with a warning
+    assert (answer.status, answer.json()) == (200, {"ok": True, "reasons": [], "warnings": [expected]})
+
+    # the prices run out: nothing to plan on in standalone mode is a reason, and the entity says stale
+    await w.advance((datetime(2026, 11, 27, 0, 5, tzinfo=AMS) - w.clock.now()).total_seconds(), step_s=600)
+    await eventually(lambda: recorder.json(PRICES_TOPIC)[-1]["state"] == "stale")
+    async with serving(agent) as url:
+        answer = await get(f"{url}/healthz")
+    stale = "prices (file): last update failed at 2026-11-25 08:02: " + EMPTY_DELIVERY
+    stale += "; no price covers now (prices run until 2026-11-26 24:00)"
+    assert (answer.status, answer.json()) == (503, {"ok": False, "reasons": [stale], "warnings": []})
+    assert stale in w.status()["warnings"]

@@ -27,6 +27,7 @@ from energy_agent.runtime.hems_commands import HemsCommands
 from energy_agent.runtime.hems_link import HemsLink
 from energy_agent.runtime.modes import ModeControl
 from energy_agent.runtime.planner import StandalonePlanner
+from energy_agent.runtime.price_watch import PriceWatch
 from energy_agent.runtime.publisher import StatusPublisher
 from energy_agent.runtime.state import StateSaver, StateStore
 from energy_agent.runtime.view import DiscoveryMemory, RuntimeView
@@ -71,6 +72,7 @@ def build_agent(
         runtimes=runtimes.values,
         events=events,
     )
+    price_watch = PriceWatch(board=board, clock=clock, zone=zone, events=events)
     hems = HemsCommands(
         bus=bus, topics=topics, clock=clock, zone=zone, modes=modes, link=link, saver=saver, events=events
     )
@@ -82,7 +84,7 @@ def build_agent(
         topics=topics,
         clock=clock,
         runtimes=runtimes,
-        agent_facts=lambda: AgentFacts(modes.mode, link.hems_connected, zone),
+        agent_facts=lambda: AgentFacts(modes.mode, link.hems_connected, zone, price_watch.report.warnings),
         events=events,
     )
     started = asyncio.Event()
@@ -129,7 +131,7 @@ def build_agent(
         view=view,
         started=started,
         price_source=_price_source(settings, registry, context),
-        services=[bridge],
+        services=[price_watch, bridge],
     )
     if settings.health.enabled:
         agent.services.append(HealthServer(view, settings))
