@@ -54,7 +54,7 @@ async def test_a_healthy_agent_answers_all_three_endpoints(hems: World) -> None:
         status = await get(f"{url}/status")
         metrics = await get(f"{url}/metrics")
 
-    assert (health.status, health.json()) == (200, {"ok": True, "reasons": []})
+    assert (health.status, health.json()) == (200, {"ok": True, "reasons": [], "warnings": []})
     assert health.content_type.startswith("application/json")
 
     document = status.json()
@@ -136,6 +136,7 @@ async def test_healthz_names_each_reason_until_the_agent_is_ready(tmp_path: Path
                 f"mqtt: not connected to the broker 127.0.0.1:{broker.port}",
                 "fake: no device running yet (it could not be reached at start)",
             ],
+            "warnings": [],
         }
         devices = await agent.build_devices(registry.device_types["fake"])
         agent.add_devices(devices)
@@ -159,7 +160,7 @@ async def test_healthz_names_each_reason_until_the_agent_is_ready(tmp_path: Path
             await agent.bus.wait_connected(5)
             await agent.runtimes["fake/2"].poll_status()
             answer = await get(f"{url}/healthz")
-            assert (answer.status, answer.json()) == (200, {"ok": True, "reasons": []})
+            assert (answer.status, answer.json()) == (200, {"ok": True, "reasons": [], "warnings": []})
             status = await get(f"{url}/status")
             assert "mq-secret" not in status.text
         finally:

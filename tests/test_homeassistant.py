@@ -43,6 +43,7 @@ from energy_agent.homeassistant.entities import (
     TOP_X_RANGE,
     entity_table,
 )
+from energy_agent.prices.health import STATES as PRICE_STATES
 from energy_agent.runtime.agent import Agent
 from energy_agent.testing.mosquitto import Mosquitto as Broker
 from energy_agent.testing.recorder import Recorder
@@ -255,7 +256,12 @@ def test_value_templates_render_contract_payloads() -> None:
         {"operation_mode": "hems", "price_threshold": None, "top_x_charge_count": 3, "paused": True},
     ):
         for component in agent.values():
-            check_rendered(component, render(component["value_template"], settings))
+            if "state_topic" not in component:
+                check_rendered(component, render(component["value_template"], settings))
+    prices = agent["price_data"]
+    assert prices["state_topic"] == prices["json_attributes_topic"] == "hems/agent/prices"
+    for state in PRICE_STATES:
+        check_rendered(prices, render(prices["value_template"], {"state": state, "last_error": None}))
 
 
 @pytest.mark.parametrize(
@@ -379,7 +385,14 @@ async def test_discovery_states_and_birth_republish(broker: Broker, recorder: Re
         for component in device_config["cmps"].values():
             check_rendered(component, render(component["value_template"], status))
         for component in agent_config["cmps"].values():
-            check_rendered(component, render(component["value_template"], settings_state))
+            if "state_topic" not in component:
+                check_rendered(component, render(component["value_template"], settings_state))
+        prices_state = json.loads(await count_reaches(recorder, "hems/agent/prices", 1))
+        assert prices_state["state"] == "not_configured", "the fake world has no price source"
+        check_rendered(
+            agent_config["cmps"]["price_data"],
+            render(agent_config["cmps"]["price_data"]["value_template"], prices_state),
+        )
 
         counts = {t: len(recorder.payloads(t)) for t in (AGENT_CONFIG, node_topic("2"), "hems/fake/1/status", SETTINGS)}
         await publish(broker, "homeassistant/status", "online")

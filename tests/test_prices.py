@@ -23,7 +23,7 @@ from energy_agent.api.errors import PriceDataError
 from energy_agent.api.homeassistant import SUPERVISOR_URL
 from energy_agent.api.prices import MAX_PRICE_SLOTS, PriceSink, parse_price_curve
 from energy_agent.app.plugins import collect, get_plugin_manager
-from energy_agent.prices.board import PriceBoard, curve_freshness
+from energy_agent.prices.board import EMPTY_DELIVERY, PriceBoard, curve_freshness, merge_curves
 from energy_agent.prices.sources import (
     PRICE_SOURCE_TYPES,
     FilePricesConfig,
@@ -203,7 +203,7 @@ async def test_board_notifies_on_changed_curves_only_and_keeps_the_last_good_one
     assert board.last_error == "home assistant: HTTP 500"
     assert board.error_at == T0 + timedelta(seconds=60)
 
-    second = curve([0.3])
+    second = curve([0.3, 0.25])  # a correction of both slots replaces them
     await sink.update(second)
     assert seen == [first, second]
     assert board.last_error is None
@@ -253,6 +253,71 @@ async def test_board_health_tells_the_last_success_the_last_problem_and_what_the
     }
     with pytest.raises(AttributeError):
         failing.ok = True  # type: ignore[misc]
+
+
+async def test_an_empty_delivery_is_no_news_and_recorded_as_a_problem(caplog: pytest.LogCaptureFixture) -> None:
+    clock = ManualClock(T0)
+    board = PriceBoard(clock, source="home_assistant")
+    seen: list[PriceCurve] = []
+
+    async def listener(new: PriceCurve) -> None:
+        seen.append(new)
+
+    board.subscribe(listener)
+    first = curve([0.1, 0.2, 0.3])
+    await board.update(first)
+    await clock.advance(60)
+    with caplog.at_level(logging.WARNING):
+        await board.update(PriceCurve(()))
+    assert board.curve == first
+    assert seen == [first]
+    health = board.health
+    assert (health.ok, health.last_error, health.last_error_at) == (False, EMPTY_DELIVERY, T0 + timedelta(seconds=60))
+    assert health.last_success_at == T0
+    assert any(r.levelno == logging.WARNING and EMPTY_DELIVERY in r.getMessage() for r in caplog.records)
+
+
+async def test_a_shorter_curve_keeps_the_slots_it_does_not_cover_and_corrections_win() -> None:
+    clock = ManualClock(T0 + 2 * QUARTER)
+    board = PriceBoard(clock)
+    two_days = curve([0.1] * 8)
+    await board.update(two_days)
+    # today only, with a corrected price for the third slot: the rest of the old curve stays
+    shorter = curve([0.1, 0.1, 0.5])
+    await board.update(shorter)
+    assert board.curve is not None
+    assert [s.price_eur_kwh for s in board.curve.slots] == [0.1, 0.1, 0.5, 0.1, 0.1, 0.1, 0.1, 0.1]
+    assert board.curve.end == two_days.end
+
+
+def test_merging_clips_partly_covered_slots_and_drops_what_ended_before_the_cut() -> None:
+    hour = timedelta(hours=1)
+    old = PriceCurve(
+        tuple(PriceSlot(T0 + i * hour, T0 + (i + 1) * hour, p) for i, p in enumerate([0.1, 0.2, 0.3, 0.4]))
+    )
+    new = PriceCurve((PriceSlot(T0 + hour + QUARTER, T0 + hour + 2 * QUARTER, 0.9),))
+    merged = merge_curves(old, new, keep_after=T0 + hour)
+    assert [(s.start - T0, s.end - T0, s.price_eur_kwh) for s in merged.slots] == [
+        (hour, hour + QUARTER, 0.2),
+        (hour + QUARTER, hour + 2 * QUARTER, 0.9),
+        (hour + 2 * QUARTER, 2 * hour, 0.2),
+        (2 * hour, 3 * hour, 0.3),
+        (3 * hour, 4 * hour, 0.4),
+    ]
+    assert merge_curves(None, new) == new
+    assert merge_curves(old, old) == old
+
+
+async def test_old_slots_that_ended_before_today_local_midnight_are_dropped() -> None:
+    ams = ZoneInfo("Europe/Amsterdam")
+    yesterday = datetime(2026, 11, 24, tzinfo=ams)
+    clock = ManualClock(datetime(2026, 11, 25, 9, 0, tzinfo=ams))
+    board = PriceBoard(clock, zone=ams)
+    await board.update(curve([0.2] * 4 * 48, start=yesterday))  # yesterday and today
+    await board.update(curve([0.3] * 4, start=datetime(2026, 11, 25, 9, 0, tzinfo=ams)))
+    assert board.curve is not None
+    assert board.curve.slots[0].start == datetime(2026, 11, 25, tzinfo=ams)
+    assert board.curve.end == datetime(2026, 11, 26, tzinfo=ams)
 
 
 def test_board_health_without_a_clock_has_no_times() -> None:

@@ -27,6 +27,7 @@ from energy_agent.runtime.hems_commands import HemsCommands
 from energy_agent.runtime.hems_link import HemsLink
 from energy_agent.runtime.modes import ModeControl
 from energy_agent.runtime.planner import StandalonePlanner
+from energy_agent.runtime.price_watch import PriceWatch
 from energy_agent.runtime.publisher import StatusPublisher
 from energy_agent.runtime.readback import ReadBack
 from energy_agent.runtime.state import StateSaver, StateStore
@@ -60,7 +61,8 @@ def build_agent(
     link = HemsLink(
         bus=bus, topic=topics.controller_availability, clock=clock, settings=settings.hems, modes=modes, events=events
     )
-    board = PriceBoard(clock)
+    prices = getattr(settings, "prices", None)
+    board = PriceBoard(clock, source=prices.source if prices is not None else None, zone=zone)
     planner = StandalonePlanner(
         clock=clock,
         zone=zone,
@@ -71,6 +73,7 @@ def build_agent(
         runtimes=runtimes.values,
         events=events,
     )
+    price_watch = PriceWatch(board=board, clock=clock, zone=zone, events=events)
     hems = HemsCommands(
         bus=bus, topics=topics, clock=clock, zone=zone, modes=modes, link=link, saver=saver, events=events
     )
@@ -82,7 +85,7 @@ def build_agent(
         topics=topics,
         clock=clock,
         runtimes=runtimes,
-        agent_facts=lambda: AgentFacts(modes.mode, link.hems_connected, zone),
+        agent_facts=lambda: AgentFacts(modes.mode, link.hems_connected, zone, price_watch.report.warnings),
         events=events,
     )
     started = asyncio.Event()
@@ -130,7 +133,7 @@ def build_agent(
         view=view,
         started=started,
         price_source=_price_source(settings, registry, context),
-        services=[bridge],
+        services=[price_watch, bridge],
     )
     if settings.health.enabled:
         agent.services.append(HealthServer(view, settings))

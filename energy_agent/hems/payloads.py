@@ -63,6 +63,8 @@ class AgentFacts:
     operation_mode: OperationMode
     hems_connected: bool
     zone: ZoneInfo
+    warnings: tuple[str, ...] = ()
+    """Agent-wide warnings (the price source's), shown after the device's own in every status."""
 
 
 def _local(value: datetime | None, zone: ZoneInfo) -> str | None:
@@ -100,7 +102,7 @@ def status_payload(device: DeviceFacts, agent: AgentFacts, now: datetime) -> dic
         "last_error": device.last_error,
         "price_threshold_active": device.threshold_active,
         "no_eligible_slots": device.no_eligible_slots,
-        "warnings": list(device.warnings),
+        "warnings": [*device.warnings, *agent.warnings],
         "applied": _applied(device, zone),
         "drift_count": device.drift_count,
         "operation_mode": agent.operation_mode.value,

@@ -36,6 +36,7 @@ from energy_agent.homeassistant.discovery import (
 )
 from energy_agent.mqtt.bus import ONLINE, InboundMessage, MqttBus, NotConnectedError
 from energy_agent.runtime.events import AgentChanged, CommandAnswered, DeviceAdded, Events
+from energy_agent.runtime.price_watch import PRICES_CHANGED
 from energy_agent.runtime.view import AgentView, DiscoveryMemory
 
 log = logging.getLogger(__name__)
@@ -142,11 +143,18 @@ class HomeAssistantBridge:
         with contextlib.suppress(NotConnectedError):
             await self._bus.publish(self.context.settings_topic, dumps(payload), retain=True)
 
+    async def publish_prices(self) -> None:
+        """Publish the retained price health (the price data entity); skipped while disconnected."""
+        payload = self._view.price_report.to_json()
+        with contextlib.suppress(NotConnectedError):
+            await self._bus.publish(self.context.prices_topic, dumps(payload), retain=True)
+
     async def publish_all(self) -> None:
-        """Discovery, every device status (through a change notice) and the settings."""
+        """Discovery, every device status (through a change notice), the settings and the price health."""
         await self.publish_discovery()
         self._events.emit(AgentChanged("home assistant restarted"))
         await self.publish_settings()
+        await self.publish_prices()
 
     # -- handlers ----------------------------------------------------------------------------------
     async def _on_connect(self) -> None:
@@ -154,6 +162,7 @@ class HomeAssistantBridge:
         await self._view.started.wait()
         await self.publish_discovery()
         await self.publish_settings()
+        await self.publish_prices()
 
     async def _on_birth(self, message: InboundMessage) -> None:
         # A retained birth is an old one, delivered because we subscribed; only a live one means a restart.
@@ -176,6 +185,8 @@ class HomeAssistantBridge:
     def _settings_changed(self, reason: str) -> None:
         if reason in ("mode", "standalone settings"):
             self._spawn(self.publish_settings(), "publish settings")
+        elif reason == PRICES_CHANGED and self._view.started.is_set():
+            self._spawn(self.publish_prices(), "publish price health")
 
     def _spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.get_running_loop().create_task(job, name=name)

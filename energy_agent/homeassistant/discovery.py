@@ -43,6 +43,15 @@ class DiscoveryContext:
         """Retained JSON of the agent settings in force, the state topic of the controls."""
         return f"{self.topics.prefix}/agent/settings"
 
+    def agent_topic(self, name: str) -> str:
+        """One of the agent's own retained topics, e.g. `{hems_prefix}/agent/prices`."""
+        return f"{self.topics.prefix}/agent/{name}"
+
+    @property
+    def prices_topic(self) -> str:
+        """Retained JSON of the price source's health (state and attributes of the price data entity)."""
+        return self.agent_topic("prices")
+
     def setting_command_topic(self, setting: str) -> str:
         """Where Home Assistant sends a new value of one standalone setting."""
         return f"{self.settings_topic}/{setting}/set"
@@ -133,6 +142,8 @@ def component_config(desc: EntityDescription, node_id: str, context: DiscoveryCo
         "command_topic": context.command_topic(desc),
     }
     config.update({key: value for key, value in optional.items() if value is not None})
+    if desc.agent_topic is not None:
+        config["state_topic"] = config["json_attributes_topic"] = context.agent_topic(desc.agent_topic)
     if desc.options:
         config["options"] = list(desc.options)
     if desc.number is not None:

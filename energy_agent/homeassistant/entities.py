@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from energy_agent.api.domain import ChargerState, OperationMode, ScheduleSource
+from energy_agent.prices.health import STATES as PRICE_STATES
 
 
 class Platform(StrEnum):
@@ -64,6 +65,9 @@ class EntityDescription:
     setting: str | None = None
     """Controls only: the agent setting the command changes (`operation_mode`, `price_threshold`, …)."""
     number: NumberRange | None = None
+    agent_topic: str | None = None
+    """Read from the agent's own topic `{hems_prefix}/agent/{agent_topic}` instead of the node's state topic; its
+    JSON also gives the entity's attributes."""
 
 
 def _value(field: str) -> str:
@@ -284,8 +288,25 @@ AGENT_ENTITIES: tuple[EntityDescription, ...] = (
         setting="top_x_charge_count",
         number=TOP_X_RANGE,
     ),
+    EntityDescription(
+        key="price_data",
+        platform=Platform.SENSOR,
+        name="Price data",
+        field="state",
+        value_template=_value("state"),
+        description=(
+            "Health of the price source, read from `{hems_prefix}/agent/prices`: `error` while the last update "
+            "failed but the prices in use still cover the coming hours, `stale` when they do not (or tomorrow's "
+            "are overdue). Attributes: `last_success`, `last_error`, `last_error_at`, `covers_until`, `warning`."
+        ),
+        device_class="enum",
+        options=PRICE_STATES,
+        category=Category.DIAGNOSTIC,
+        icon="mdi:cash-clock",
+        agent_topic="prices",
+    ),
 )
-"""The agent's own entities: its controls, read from the settings topic."""
+"""The agent's own entities: its controls, read from the settings topic, and its price data diagnostic."""
 
 
 def entity_table(descriptions: tuple[EntityDescription, ...]) -> str:

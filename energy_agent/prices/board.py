@@ -1,4 +1,10 @@
-"""The price curve in use: a freshness check, and the board that keeps the last good curve."""
+"""The price curve in use: a freshness check, and the board that keeps the last good curve.
+
+The board merges each delivery into what it holds: a new slot replaces the old ones it overlaps (a correction
+wins), old slots the new curve does not cover are kept until they end, so an empty or shorter delivery never
+takes away prices the last good curve still has. Old slots that ended before today's local midnight are dropped,
+which keeps the board bounded. An empty delivery is no news: it is recorded as a source problem.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,11 @@ import bisect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from energy_agent.api.clock import Clock
-from energy_agent.api.domain import PriceCurve, isoformat
+from energy_agent.api.domain import PriceCurve, PriceSlot, isoformat
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,44 @@ def curve_freshness(curve: PriceCurve | None, now: datetime, min_ahead_s: float 
 
 CurveListener = Callable[[PriceCurve], Awaitable[None]]
 """Awaited with each new curve."""
+HealthListener = Callable[[], None]
+"""Called after each delivery or problem, once the board has taken it in (see `PriceBoard.on_health`)."""
+EMPTY_DELIVERY = "the source delivered no prices; the last good prices stay in use"
+
+
+def merge_curves(old: PriceCurve | None, new: PriceCurve, keep_after: datetime | None = None) -> PriceCurve:
+    """`new`, plus the parts of `old`'s slots that no slot of `new` covers and that end after `keep_after`.
+
+    A slot of `old` partly covered by `new` keeps its uncovered parts, at its price. Without `keep_after`
+    nothing of `old` is dropped for its age.
+    """
+    if old is None or not old.slots:
+        return new
+    covered = new.slots
+    kept: list[PriceSlot] = []
+    index = 0
+    for slot in old.slots:
+        if keep_after is not None and slot.end <= keep_after:
+            continue
+        # both curves are sorted: skip the new slots ending before this one starts
+        while index < len(covered) and covered[index].end <= slot.start:
+            index += 1
+        start = slot.start
+        probe = index
+        while probe < len(covered) and covered[probe].start < slot.end and start < slot.end:
+            if covered[probe].start > start:
+                kept.append(_part(slot, start, covered[probe].start))
+            start = max(start, covered[probe].end)
+            probe += 1
+        if start < slot.end:
+            kept.append(slot if start == slot.start else _part(slot, start, slot.end))
+    if not kept:
+        return new
+    return PriceCurve.from_slots([*kept, *new.slots])
+
+
+def _part(slot: PriceSlot, start: datetime, end: datetime) -> PriceSlot:
+    return PriceSlot(start=start, end=end, price_eur_kwh=slot.price_eur_kwh, spot_eur_kwh=slot.spot_eur_kwh)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +124,17 @@ class PriceHealth:
 class PriceBoard:
     """Holds the last good price curve; a `PriceSink` for the sources and a notifier for planners.
 
-    A failed fetch leaves the curve in place and only records `last_error`. Listeners are awaited one by
-    one on each curve that differs from the previous one; a failing listener is logged, not propagated.
+    Each delivery is merged into the curve held (see the module docstring). A failed fetch or an empty
+    delivery leaves the curve in place and only records `last_error`. Listeners are awaited one by one on each
+    curve that differs from the previous one; a failing listener is logged, not propagated.
     """
 
-    def __init__(self, clock: Clock | None = None, *, source: str | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, *, source: str | None = None, zone: tzinfo = UTC) -> None:
         self._clock = clock
+        self._zone = zone
         self._curve: PriceCurve | None = None
         self._listeners: list[CurveListener] = []
+        self._health_listeners: list[HealthListener] = []
         self.source = source
         """The name of the source feeding the board, for `health` (built-in sources fill it in when they start)."""
         self._ok = False
@@ -130,16 +177,48 @@ class PriceBoard:
 
         return unsubscribe
 
+    def on_health(self, callback: HealthListener) -> None:
+        """Call `callback()` after every delivery and every problem (to re-check what the health shows)."""
+        self._health_listeners.append(callback)
+
+    def _health_changed(self) -> None:
+        for listener in list(self._health_listeners):
+            try:
+                listener()
+            except Exception:  # a broken listener must not stop the source
+                log.exception("price health listener %r failed", listener)
+
+    def _keep_after(self) -> datetime | None:
+        """Old slots ending at or before this are dropped: today's local midnight (None without a clock)."""
+        if self._clock is None:
+            return None
+        local = self._clock.now().astimezone(self._zone)
+        return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
     async def update(self, curve: PriceCurve) -> None:
-        """Take a valid curve; notify listeners when it differs from the one held."""
+        """Merge a valid curve into the one held; notify listeners when that changed it.
+
+        An empty curve changes nothing: it is recorded as a problem (`EMPTY_DELIVERY`).
+        """
+        if not curve.slots:
+            log.warning("%s price source: %s", self.source or "the", EMPTY_DELIVERY)
+            self._record_problem(EMPTY_DELIVERY)
+            return
         self.last_error = None
         self.error_at = None
         self._ok = True
         if self._clock is not None:
             self._success_at = self._clock.now()
-        if curve == self._curve:
+        merged = merge_curves(self._curve, curve, self._keep_after())
+        if merged == self._curve:
+            self._health_changed()
             return
-        self._curve = curve
+        if self._curve is not None and len(merged.slots) > len(curve.slots):
+            log.info(
+                "kept %d slot(s) of the last curve that the new one does not cover",
+                len(merged.slots) - len(curve.slots),
+            )
+        self._curve = curve = merged
         if self._clock is not None:
             self.updated_at = self._clock.now()
         log.info(
@@ -153,13 +232,18 @@ class PriceBoard:
                 await listener(curve)
             except Exception:  # one broken listener must not starve the others
                 log.exception("price curve listener %r failed", listener)
+        self._health_changed()
 
     def error(self, message: str) -> None:
         """Record a source problem; the last good curve stays in use."""
+        # the source has logged it; the board only keeps it for the status entities
+        log.debug("price problem recorded: %s", message)
+        self._record_problem(message)
+
+    def _record_problem(self, message: str) -> None:
         self.last_error = message
         self._problem = message
         self._ok = False
         if self._clock is not None:
             self.error_at = self._problem_at = self._clock.now()
-        # the source has logged it; the board only keeps it for the status entities
-        log.debug("price problem recorded: %s", message)
+        self._health_changed()

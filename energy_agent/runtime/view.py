@@ -20,6 +20,7 @@ from energy_agent.config import CoreSettings, StandaloneSettings
 from energy_agent.hems.contracts import CONTRACT_VERSION
 from energy_agent.mqtt.bus import MqttBus
 from energy_agent.prices.board import PriceBoard, PriceHealth
+from energy_agent.prices.health import PriceReport, board_report
 from energy_agent.runtime.devices import DeviceRuntime
 from energy_agent.runtime.hems_commands import HemsCommands
 from energy_agent.runtime.hems_link import HemsLink
@@ -103,6 +104,16 @@ class AgentView(Protocol):
     @property
     def prices(self) -> PriceHealth:
         """The price source's health."""
+        ...
+
+    @property
+    def price_report(self) -> PriceReport:
+        """The price source's health in words, as of now (state, warnings)."""
+        ...
+
+    @property
+    def standalone_in_force(self) -> bool:
+        """Standalone planning decides (standalone mode, or the HEMS fallback)."""
         ...
 
     @property
@@ -225,6 +236,16 @@ class RuntimeView:
     def prices(self) -> PriceHealth:
         """The price source's health."""
         return self._board.health
+
+    @property
+    def price_report(self) -> PriceReport:
+        """The price source's health in words, as of now."""
+        return board_report(self._board, self._planner.clock.now(), self._settings.zone)
+
+    @property
+    def standalone_in_force(self) -> bool:
+        """Standalone planning decides."""
+        return self._modes.standalone_in_force
 
     @property
     def commands_answered(self) -> Mapping[str, int]:

@@ -76,7 +76,7 @@ class HealthServer:
     # -- handlers ----------------------------------------------------------------------------------
     async def _healthz(self, request: web.Request) -> web.Response:
         reasons = health_reasons(self.view)
-        body = {"ok": not reasons, "reasons": reasons}
+        body = {"ok": not reasons, "reasons": reasons, "warnings": health_warnings(self.view, reasons)}
         return self._json(body, status=200 if not reasons else 503)
 
     async def _status(self, request: web.Request) -> web.Response:
@@ -107,7 +107,12 @@ class HealthServer:
 
 
 def health_reasons(view: AgentView) -> list[str]:
-    """Why the agent is not healthy; empty when the broker is connected and every device was read."""
+    """Why the agent is not healthy; empty when the broker is connected and every device was read.
+
+    Prices count only while standalone planning is in force and no price covers now (the agent cannot plan at
+    all); a failed fetch while the last good prices still cover now is a warning (`health_warnings`), so that a
+    passing outage of the price service does not get the container restarted.
+    """
     reasons: list[str] = []
     mqtt = view.mqtt
     if not mqtt.connected:
@@ -120,7 +125,15 @@ def health_reasons(view: AgentView) -> list[str]:
             reasons.append(f"{device.key}: unreachable: {device.status_error}")
         elif not device.status_read:
             reasons.append(f"{device.key}: status not read yet")
+    prices = view.price_report
+    if view.standalone_in_force and prices.state == "stale" and not prices.covers_now:
+        reasons.extend(prices.warnings)
     return reasons
+
+
+def health_warnings(view: AgentView, reasons: list[str]) -> list[str]:
+    """What is wrong without making the agent unhealthy: the price source's warnings not among `reasons`."""
+    return [warning for warning in view.price_report.warnings if warning not in reasons]
 
 
 def metrics_text(view: AgentView) -> str:
