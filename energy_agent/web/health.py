@@ -3,7 +3,8 @@
 It binds `health.host` (loopback unless configured otherwise), only reads the running agent (`AgentView`), and
 never shows a secret: device errors are DeviceError messages (safe by contract), broker errors are the broker's
 words, and every configured secret is masked in each answer all the same, in any of its spellings
-(`energy_agent.secrets`).
+(`energy_agent.secrets`). `/healthz` answers 503 with one reason per fault: the broker unreachable, a device
+not running, unreachable or not read yet, the state file not writable.
 
 The Prometheus text is written by `energy_agent.api.metrics.Exposition` (about 60 lines), not by
 `prometheus_client`: importing that library adds about 14 MB to the agent's resident memory (measured), a
@@ -93,7 +94,8 @@ class HealthServer:
 
 
 def health_reasons(view: AgentView) -> list[str]:
-    """Why the agent is not healthy; empty when the broker is connected and every device was read."""
+    """Why the agent is not healthy; empty when the broker is connected, every device was read and the last
+    write of the state file succeeded."""
     reasons: list[str] = []
     mqtt = view.mqtt
     if not mqtt.connected:
@@ -106,6 +108,8 @@ def health_reasons(view: AgentView) -> list[str]:
             reasons.append(f"{device.key}: unreachable: {device.status_error}")
         elif not device.status_read:
             reasons.append(f"{device.key}: status not read yet")
+    if view.state_error is not None:
+        reasons.append(f"state: {view.state_error}")
     return reasons
 
 
