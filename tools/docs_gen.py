@@ -378,7 +378,11 @@ export ENERGY_AGENT_CHARGEAMPS__CONNECTOR_IDS='[1, 2]'
 ```
 
 Units are in the names: `_s` seconds, `_a` ampere, `_kw` kW, `_eur_kwh` EUR/kWh. Keys marked **Secret**
-are masked by `check-config` and never written to the log; prefer environment variables for them.
+are masked by `check-config`; prefer environment variables for them. The running agent masks each one as
+`***` in every spelling (as it is, JSON-escaped, URL-encoded, in any case, and as HTTP Basic credentials
+with the user name next to it) in every log line, every MQTT payload it publishes and every answer of its
+health endpoint. A secret shorter than four characters is masked too, and then also hides the same letters
+wherever else they occur: choose longer ones.
 `a..b` in the type column is an inclusive range.
 """
 

@@ -32,6 +32,7 @@ from energy_agent.runtime.publisher import StatusPublisher
 from energy_agent.runtime.readback import ReadBack
 from energy_agent.runtime.state import StateSaver, StateStore
 from energy_agent.runtime.view import DiscoveryMemory, RuntimeView
+from energy_agent.secrets import masker_for
 from energy_agent.web.health import HealthServer
 
 
@@ -43,7 +44,7 @@ def build_agent(
     zone = settings.zone
     events = Events()
     topics = Topics(settings.mqtt.hems_prefix)
-    bus = bus or MqttBus(settings.mqtt, availability_topic=topics.agent_availability)
+    bus = bus or MqttBus(settings.mqtt, availability_topic=topics.agent_availability, masker=masker_for(settings))
     store = StateStore(settings.state_dir, clock)
     state = store.load()
     saver = StateSaver(store, state)

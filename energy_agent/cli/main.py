@@ -5,9 +5,7 @@ No `from __future__ import annotations` here: typer reads the annotations of nes
 
 import asyncio
 import json
-import logging
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +19,7 @@ from energy_agent.app.plugins import Registry, collect, describe, get_plugin_man
 from energy_agent.cli.common import ConfigOption, fail, load_config
 from energy_agent.cli.contracts import add_contracts_commands
 from energy_agent.cli.hems import add_hems_commands
+from energy_agent.cli.logs import setup_logging
 from energy_agent.cli.plan import add_plan_command
 from energy_agent.cli.prices import add_prices_command
 from energy_agent.config import CoreSettings, load_settings
@@ -35,13 +34,6 @@ def load_ha_options(path: Path, registry: Registry) -> CoreSettings:
         return load_settings(registry, data=document)
     except ConfigError as exc:
         fail(exc.problems)
-
-
-def setup_logging(level: str) -> None:
-    """Log lines with time, level and origin to stderr."""
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
-    )
 
 
 def build_app(pm: pluggy.PluginManager) -> typer.Typer:
@@ -81,10 +73,11 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
         """Run the agent until SIGTERM or SIGINT."""
         from energy_agent.app.run import run_agent
 
-        setup_logging(log_level)
+        masker = setup_logging(log_level)
         if ha_options is not None and config is not None:
             fail(["give either --config or --ha-options, not both"])
         settings = load_config(config, registry) if ha_options is None else load_ha_options(ha_options, registry)
+        masker.add_settings(settings)  # from here on, no log line shows a configured secret
         try:
             asyncio.run(run_agent(settings, registry))
         except ConfigError as exc:

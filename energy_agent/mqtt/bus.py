@@ -1,5 +1,6 @@
 """The agent's one MQTT connection: a reconnect loop with capped, jittered backoff, resubscription,
-an availability topic (retained `online`, last will `offline`) and dispatch of messages to handlers.
+an availability topic (retained `online`, last will `offline`) and dispatch of messages to handlers. Every
+payload published is passed through the agent's `SecretMasker` first, whoever publishes it (core or plugin).
 
 aiomqtt's client is reusable but not reentrant, so this module owns the reconnect loop (as aiomqtt's
 docs advise). Backoff sleeps are real network waits and use asyncio directly, not the injected clock.
@@ -23,6 +24,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from energy_agent.api.backoff import Backoff
 from energy_agent.config import MqttSettings
+from energy_agent.secrets import SecretMasker, masker_for
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,10 @@ class NotConnectedError(ConnectionError):
 class MqttBus:
     """One broker connection shared by the core and plugins; see the module docstring."""
 
-    def __init__(self, settings: MqttSettings, *, availability_topic: str) -> None:
+    def __init__(self, settings: MqttSettings, *, availability_topic: str, masker: SecretMasker | None = None) -> None:
+        """`masker` masks secrets in every payload published (by default the broker password's)."""
         self.settings = settings
+        self._masker = masker if masker is not None else masker_for(settings)
         self.availability_topic = availability_topic
         self._handlers: list[tuple[str, MessageHandler]] = []
         self._exact: dict[str, list[MessageHandler]] = {}
@@ -112,6 +116,7 @@ class MqttBus:
     ) -> None:
         """Publish and wait for the broker's acknowledgement; NotConnectedError while disconnected."""
         client = self._connected_client(topic)
+        payload = self._masker.mask_payload(payload)
         try:
             await client.publish(
                 topic, payload, qos=qos, retain=retain, properties=self._properties(correlation_data), timeout=10
@@ -135,6 +140,7 @@ class MqttBus:
         broker round trip (and, with Nagle's algorithm on the broker's socket, often 40 ms) between two commands.
         """
         client = self._connected_client(topic)
+        payload = self._masker.mask_payload(payload)
         # aiomqtt's publish() always awaits the acknowledgement; its paho client queues without waiting, and
         # aiomqtt ignores acknowledgements nobody waits for.
         info = client._client.publish(topic, payload, qos, retain, self._properties(correlation_data))

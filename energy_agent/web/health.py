@@ -2,7 +2,9 @@
 
 It binds `health.host` (loopback unless configured otherwise), only reads the running agent (`AgentView`), and
 never shows a secret: device errors are DeviceError messages (safe by contract), broker errors are the broker's
-words, and every configured secret is masked in each answer all the same.
+words, and every configured secret is masked in each answer all the same, in any of its spellings
+(`energy_agent.secrets`). `/healthz` answers 503 with one reason per fault: the broker unreachable, a device
+not running, unreachable or not read yet, the state file not writable.
 
 The Prometheus text is written by `energy_agent.api.metrics.Exposition` (about 60 lines), not by
 `prometheus_client`: importing that library adds about 14 MB to the agent's resident memory (measured), a
@@ -13,20 +15,20 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+import re
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, SecretStr
 
 from energy_agent import __version__
 from energy_agent.api.metrics import CONTENT_TYPE, Exposition
 from energy_agent.config import CoreSettings
 from energy_agent.runtime.view import AgentView
+from energy_agent.secrets import SecretMasker, masker_for
 
 log = logging.getLogger(__name__)
-_MASK = "***"
-_MIN_MASKED_IN_TEXT = 4
+_LABEL_VALUE = re.compile(r'="((?:[^"\\\n]|\\.)*)"')
+_LABEL_ESCAPE = re.compile(r"\\(.)")
 
 
 class HealthServer:
@@ -40,7 +42,7 @@ class HealthServer:
         self._host = settings.health.host
         self._port = settings.health.port if port is None else port
         self._runner: web.AppRunner | None = None
-        self._secrets = sorted(_secrets(settings), key=len, reverse=True)
+        self._masker = masker_for(settings)
         self.port: int | None = None
         """The bound port while serving."""
         app = web.Application()
@@ -83,31 +85,17 @@ class HealthServer:
         return self._json(self.view.status_document())
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        text = metrics_text(self.view)
-        for secret in self._secrets:
-            if len(secret) >= _MIN_MASKED_IN_TEXT:  # labels hold names and ids, never free text
-                text = text.replace(secret, _MASK)
+        text = mask_label_values(metrics_text(self.view), self._masker)
         return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
 
     def _json(self, body: dict[str, Any], *, status: int = 200) -> web.Response:
-        text = json.dumps(self._mask(body), indent=2)
+        text = json.dumps(self._masker.mask_json(body), indent=2)
         return web.Response(text=text, status=status, content_type="application/json")
-
-    def _mask(self, value: Any) -> Any:
-        """`value` with every configured secret masked in its strings (keys and structure untouched)."""
-        if isinstance(value, str):
-            for secret in self._secrets:
-                value = value.replace(secret, _MASK)
-            return value
-        if isinstance(value, dict):
-            return {key: self._mask(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self._mask(item) for item in value]
-        return value
 
 
 def health_reasons(view: AgentView) -> list[str]:
-    """Why the agent is not healthy; empty when the broker is connected and every device was read.
+    """Why the agent is not healthy; empty when the broker is connected, every device was read and the last
+    write of the state file succeeded.
 
     Prices count only while standalone planning is in force and no price covers now (the agent cannot plan at
     all); a failed fetch while the last good prices still cover now is a warning (`health_warnings`), so that a
@@ -128,6 +116,8 @@ def health_reasons(view: AgentView) -> list[str]:
     prices = view.price_report
     if view.standalone_in_force and prices.state == "stale" and not prices.covers_now:
         reasons.extend(prices.warnings)
+    if view.state_error is not None:
+        reasons.append(f"state: {view.state_error}")
     return reasons
 
 
@@ -176,18 +166,17 @@ def metrics_text(view: AgentView) -> str:
     return out.text()
 
 
-def _secrets(value: Any) -> Iterator[str]:
-    """Every secret value in the settings (SecretStr fields at any depth)."""
-    if isinstance(value, SecretStr):
-        secret = value.get_secret_value()
-        if secret:
-            yield secret
-    elif isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            yield from _secrets(getattr(value, name))
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _secrets(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _secrets(item)
+def mask_label_values(text: str, masker: SecretMasker) -> str:
+    """The Prometheus text with secrets masked in its label values only (names and numbers stay intact, even
+    for a one-letter secret); each value is unescaped, masked and escaped again."""
+    if not masker:
+        return text
+
+    def masked(match: re.Match[str]) -> str:
+        raw = _LABEL_ESCAPE.sub(lambda m: "\n" if m.group(1) == "n" else m.group(1), match.group(1))
+        clean = masker.mask(raw)
+        if clean == raw:
+            return match.group(0)
+        return '="' + clean.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+    return _LABEL_VALUE.sub(masked, text)
