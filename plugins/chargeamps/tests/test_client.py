@@ -209,6 +209,36 @@ async def test_userapp_relogs_in_at_the_refresh_margin_before_expiry(env: Env) -
     assert 401 not in [entry.status for entry in env.sim.request_log]  # renewed before the cloud refused it
 
 
+async def test_a_short_lived_token_is_reused_for_most_of_its_life(env: Env) -> None:
+    """With 60 s tokens the renewal margin shrinks to 15 % (9 s): not a login before every request."""
+    env.sim.set_token_lifetimes(userapp_s=60)
+    client = env.userapp()
+
+    for _ in range(11):  # 0 s, 5 s, ..., 50 s after the login
+        await client.get_schedules(HALO)
+        await env.clock.advance(5)
+    assert client.login_count == env.sim.logins(EMAIL) == 1
+
+    await env.clock.advance(1)  # 56 s: 4 s left, less than the margin
+    await client.get_schedules(HALO)
+    assert client.login_count == 2
+    assert 401 not in env.statuses(UA_SCHEDULES)
+
+
+async def test_a_short_lived_official_token_is_refreshed_near_its_end(env: Env) -> None:
+    env.sim.set_token_lifetimes(official_s=60)
+    client = env.official()
+
+    for _ in range(11):
+        await client.status(HALO)
+        await env.clock.advance(5)
+    assert (client.login_count, client.refresh_count) == (1, 0)
+
+    await env.clock.advance(1)
+    await client.status(HALO)
+    assert (client.login_count, client.refresh_count) == (1, 1)
+
+
 async def test_concurrent_calls_log_in_once(env: Env) -> None:
     client = env.userapp()
 

@@ -42,7 +42,7 @@ class UserAppClient:
     """Reads charge points and reads, writes and deletes weekly smart-charging schedules via the user-app API.
 
     The session is the caller's and stays open. Tokens come from `POST /api/auth/login` only (there is no
-    refresh token) and are reused until `refresh_margin_s` before their `exp`.
+    refresh token) and are reused until shortly before their `exp` (see `TokenManager`).
     """
 
     def __init__(
