@@ -453,16 +453,40 @@ async def test_rate_limit_honours_retry_after(env: Env) -> None:
     assert env.statuses(UA_SCHEDULES) == [429, 200]
 
 
-async def test_rate_limit_retry_after_is_capped(env: Env) -> None:
-    client = env.userapp(retry=RetryPolicy(attempts=2, max_delay_s=30.0, jitter=0.0))
+async def test_rate_limit_retry_after_is_honoured_up_to_five_minutes(env: Env) -> None:
+    """A Retry-After longer than the 30 s backoff cap is still waited for in full, up to 300 s."""
+    client = env.userapp()
+    env.sim.inject(UA_SCHEDULES, Fault.RATE_LIMITED, mode=FaultMode.ONCE, retry_after_s=240)
+    env.sim.inject(UA_SCHEDULES, Fault.RATE_LIMITED, mode=FaultMode.ONCE, retry_after_s=300)
+
+    assert await client.get_schedules(HALO) == []
+
+    assert env.sleeps.delays == [240.0, 300.0]
+    assert env.statuses(UA_SCHEDULES) == [429, 429, 200]
+
+
+async def test_rate_limit_retry_after_beyond_the_cap_fails_at_once(env: Env) -> None:
+    client = env.userapp(retry=RetryPolicy(attempts=2, jitter=0.0))
     env.sim.inject(UA_SCHEDULES, Fault.RATE_LIMITED, mode=FaultMode.ALWAYS, retry_after_s=600)
 
     with pytest.raises(ChargeAmpsRateLimitError) as caught:
         await client.get_schedules(HALO)
 
-    assert env.sleeps.delays == [30.0]
+    assert env.sleeps.delays == []  # not retried early, against the server's word
+    assert env.statuses(UA_SCHEDULES) == [429]
     assert caught.value.retry_after_s == 600
+    assert "600 s" in str(caught.value)
     assert isinstance(to_device_error(caught.value), DeviceUnavailableError)
+
+
+def test_retry_policy_caps_retry_after_separately_from_backoff() -> None:
+    policy = RetryPolicy(base_delay_s=1.0, max_delay_s=30.0, max_retry_after_s=120.0, jitter=0.0)
+    assert policy.delay_s(10) == 30.0
+    assert policy.delay_s(1, retry_after_s=90.0) == 90.0
+    assert policy.delay_s(1, retry_after_s=500.0) == 120.0
+    assert RetryPolicy().max_retry_after_s == 300.0
+    with pytest.raises(ValueError, match="negative"):
+        RetryPolicy(max_retry_after_s=-1)
 
 
 async def test_server_error_with_html_body_is_retried(env: Env) -> None:

@@ -1,7 +1,8 @@
 """The request core both Charge Amps APIs share: one timeout per attempt, retries, status → exception.
 
-Transient failures (connection errors, timeouts, 429, 5xx) are retried with exponential backoff; every
-other 4xx is final. Sleeps go through an injected `sleep` so tests can record them instead of waiting.
+Transient failures (connection errors, timeouts, 429, 5xx) are retried with exponential backoff (capped at
+30 s), a 429 after its Retry-After (honoured up to 300 s; a longer one ends the call); every other 4xx is
+final. Sleeps go through an injected `sleep` so tests can record them instead of waiting.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 from pydantic import TypeAdapter, ValidationError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from energy_agent.api import Clock
 from energy_agent_chargeamps.client.errors import (
@@ -54,24 +55,40 @@ class RetryPolicy:
     base_delay_s: float = 0.5
     """Delay before the first retry; doubled for each further one."""
     max_delay_s: float = 30.0
-    """Cap on any one delay, a server's Retry-After included."""
+    """Cap on any one backoff delay (a server's Retry-After has its own cap, `max_retry_after_s`)."""
+    max_retry_after_s: float = 300.0
+    """Longest Retry-After (of a 429) the client waits for before trying again. A server that asks for a longer
+    wait is not retried at all: the call fails at once with the ChargeAmpsRateLimitError, which carries the
+    asked wait, rather than trying again before the server said it would answer."""
     jitter: float = 0.1
     """Each backoff is stretched by up to this fraction, at random, so clients do not retry in step."""
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError("RetryPolicy.attempts must be at least 1")
-        if self.base_delay_s < 0 or self.max_delay_s < 0:
+        if self.base_delay_s < 0 or self.max_delay_s < 0 or self.max_retry_after_s < 0:
             raise ValueError("RetryPolicy delays must not be negative")
         if not 0 <= self.jitter <= 1:
             raise ValueError("RetryPolicy.jitter must be between 0 and 1")
 
     def delay_s(self, retry_number: int, *, retry_after_s: float | None = None, random_fraction: float = 0.0) -> float:
-        """Seconds to wait before retry `retry_number` (1-based); a server's Retry-After wins, capped."""
+        """Seconds to wait before retry `retry_number` (1-based); a server's Retry-After wins, capped at
+        `max_retry_after_s` (a longer one is not retried, see `retries`)."""
         if retry_after_s is not None:
-            return min(max(0.0, retry_after_s), self.max_delay_s)
+            return min(max(0.0, retry_after_s), self.max_retry_after_s)
         backoff = self.base_delay_s * 2.0 ** (retry_number - 1) * (1.0 + self.jitter * random_fraction)
         return min(backoff, self.max_delay_s)
+
+    def retries(self, exc: BaseException) -> bool:
+        """True when `exc` is worth another attempt: a transient failure, unless a 429 asked for a longer wait
+        than `max_retry_after_s`."""
+        if not isinstance(exc, TRANSIENT):
+            return False
+        return not (
+            isinstance(exc, ChargeAmpsRateLimitError)
+            and exc.retry_after_s is not None
+            and exc.retry_after_s > self.max_retry_after_s
+        )
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -179,7 +196,7 @@ class RequestCore:
         """
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retry.attempts),
-            retry=retry_if_exception_type(TRANSIENT),
+            retry=retry_if_exception(self._retry.retries),
             wait=self._delay_s,
             sleep=self._sleep,
             before_sleep=self._log_retry,
