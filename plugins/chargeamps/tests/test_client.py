@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import aiohttp
 import pytest
@@ -642,6 +644,77 @@ async def test_bad_request_is_not_retried_and_carries_the_vendor_code(env: Env) 
     assert env.statuses(UA_PUT) == [400]
     assert env.sleeps.delays == []
     assert isinstance(to_device_error(caught.value), DeviceRejectedError)
+
+
+QUOTED_PASSWORD = 'pa"ss\\wörd %+ &x'
+"""A password with a quote, a backslash, a non-ASCII letter and characters URL-encoding changes."""
+
+
+def password_forms(password: str) -> set[str]:
+    """The password raw, JSON-escaped (as an echoed request body holds it) and URL-encoded."""
+    return {
+        password,
+        json.dumps(password)[1:-1],
+        json.dumps(password, ensure_ascii=False)[1:-1],
+        quote(password, safe=""),
+        quote_plus(password),
+    }
+
+
+@pytest.mark.parametrize("api", ["userapp", "official"])
+async def test_an_error_answer_echoing_the_login_never_puts_the_password_in_errors_or_logs(
+    env: Env, api: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    env.sim.add_account(email="quoted@example.com", password=QUOTED_PASSWORD, api_key="key-quoted")
+    env.sim.inject(UA_LOGIN if api == "userapp" else OFF_LOGIN, Fault.ECHO_BODY)
+    client: UserAppClient | OfficialClient
+    if api == "userapp":
+        client = UserAppClient(
+            env.http, base_url=env.url, email="quoted@example.com", password=QUOTED_PASSWORD, clock=env.clock
+        )
+    else:
+        client = OfficialClient(
+            env.http,
+            base_url=env.url,
+            api_key="key-quoted",
+            email="quoted@example.com",
+            password=QUOTED_PASSWORD,
+            clock=env.clock,
+        )
+
+    with pytest.raises(ChargeAmpsRequestError) as caught:
+        await client.owned_charge_points()
+
+    error = caught.value
+    assert str(error) == f"POST {'/api' if api == 'userapp' else '/api/v5'}/auth/login answered 400: INVALID_REQUEST"
+    assert error.vendor_code == "INVALID_REQUEST"
+    texts = [str(error), repr(error), str(error.vendor_message), str(to_device_error(error)), caplog.text]
+    for form in password_forms(QUOTED_PASSWORD):
+        for text in texts:
+            assert form not in text
+    assert "***" in str(error.vendor_message)  # the echo was there, and scrubbed
+
+
+async def test_a_refusal_without_an_error_code_gets_a_short_reason_not_the_body(
+    odd_cloud: Callable[[dict[str, OddHandler]], Awaitable[str]],
+) -> None:
+    async def login(request: web.Request) -> web.Response:
+        return web.json_response({"token": make_jwt(START + timedelta(hours=1))})
+
+    async def owned(request: web.Request) -> web.Response:
+        return web.Response(status=404, text="no such thing: " + "x" * 500, content_type="text/plain")
+
+    url = await odd_cloud({"POST /api/auth/login": login, "POST /api/users/chargepoints/owned": owned})
+    async with aiohttp.ClientSession() as http:
+        client = UserAppClient(http, base_url=url, email=EMAIL, password=PASSWORD, clock=ManualClock(START))
+        with pytest.raises(ChargeAmpsRequestError) as caught:
+            await client.owned_charge_points()
+
+    assert str(caught.value) == "POST /api/users/chargepoints/owned answered 404: not found"
+    assert caught.value.vendor_code is None
+    assert str(caught.value.vendor_message).startswith("no such thing: xxx")
+    assert len(str(caught.value.vendor_message)) <= 201
 
 
 # --- an odd cloud: replies the simulator does not give -------------------------------------------------------

@@ -11,11 +11,13 @@ import asyncio
 import json
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus
 
 import aiohttp
 from pydantic import TypeAdapter, ValidationError
@@ -44,6 +46,10 @@ TRANSIENT = (ChargeAmpsConnectionError, ChargeAmpsRateLimitError, ChargeAmpsServ
 """Failures worth another attempt: the cloud was unreachable, too busy, or broken for a moment."""
 _VENDOR_TEXT_MAX = 200
 _REDACTED = "***"
+_VENDOR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+"""What a vendor error code looks like (`SCHEDULE_INVALID_DATA`); anything else is not put in a message."""
+_REASONS = {400: "bad request", 404: "not found", 405: "method not allowed", 409: "conflict", 422: "invalid request"}
+"""The short reason of a refusal that carries no error code."""
 
 
 @dataclass(frozen=True)
@@ -91,11 +97,28 @@ class RetryPolicy:
         )
 
 
+def secret_forms(secret: str) -> set[str]:
+    """The ways `secret` may read in text a cloud sends back: as it is, JSON-escaped (once, or twice when an
+    echoed JSON body sits inside a JSON string), with or without `\\uXXXX` escapes, and URL-encoded."""
+    if not secret:
+        return set()
+    escaped = json.dumps(secret)[1:-1]
+    return {
+        secret,
+        escaped,
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(escaped)[1:-1],
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+    }
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret replaced by `***`, cut to a readable length."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, _REDACTED)
+    """`text` with every secret, in every form of `secret_forms`, replaced by `***`, cut to a readable length."""
+    forms = sorted({form for secret in secrets for form in secret_forms(secret)}, key=len, reverse=True)
+    for form in forms:
+        text = text.replace(form, _REDACTED)
     if len(text) > _VENDOR_TEXT_MAX:
         text = text[:_VENDOR_TEXT_MAX] + "…"
     return text
@@ -276,9 +299,11 @@ class RequestCore:
             return ChargeAmpsServerError(f"{what} answered {status}: server error", status=status)
         code, message = _vendor_error(body, content_type)
         secrets = tuple(self._secrets())
-        code = None if code is None else scrub(code, secrets)
+        # The message names the status, the route and a short reason: the cloud's error code when it looks like
+        # one, never its free text, since some clouds echo the request body (credentials included) in it.
+        code = code if code is not None and _VENDOR_CODE.fullmatch(code) and scrub(code, secrets) == code else None
         message = None if message is None else scrub(message, secrets)
-        reason = ": ".join(part for part in (code, message) if part) or "request refused"
+        reason = code or _REASONS.get(status, "request refused")
         return ChargeAmpsRequestError(
             f"{what} answered {status}: {reason}", status=status, vendor_code=code, vendor_message=message
         )
