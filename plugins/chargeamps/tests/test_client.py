@@ -442,6 +442,34 @@ async def test_numeric_status_codes_are_kept_raw(env: Env) -> None:
     assert aura.connectors[0].ocpp_status == 2
 
 
+async def test_official_update_settings_reads_and_writes_the_settings_whole(env: Env) -> None:
+    client = env.official()
+    env.sim.app_change_settings(AURA, 1, cable_lock=True, rfid_lock=True)
+
+    written = await client.update_settings(AURA, 1, mode="Off", max_current_a=10.0)
+
+    assert (written.mode, written.max_current_a, written.cable_lock, written.rfid_lock) == ("Off", 10.0, True, True)
+    assert [(entry.method, entry.path) for entry in env.sim.request_log if "/auth/" not in entry.path] == [
+        ("GET", f"/api/v5/chargepoints/{AURA}/connectors/1/settings"),
+        ("PUT", f"/api/v5/chargepoints/{AURA}/connectors/1/settings"),
+    ]
+    assert env.sim.request_log[-1].json_body == {
+        "chargePointId": AURA,
+        "connectorId": 1,
+        "maxCurrent": 10.0,
+        "rfidLock": True,
+        "mode": "Off",
+        "cableLock": True,
+    }
+    connector = env.sim.connector(AURA, 1)
+    assert (connector.mode, connector.max_current_a, connector.cable_lock, connector.rfid_lock) == (
+        "Off",
+        10.0,
+        True,
+        True,
+    )
+
+
 # --- transient faults and retries ----------------------------------------------------------------------------
 
 

@@ -250,8 +250,11 @@ class ChargeAmpsAccount:
         await self._call("delete_schedule", client.delete_schedule(charge_point_id, connector_id))
 
     async def set_connector(self, charge_point_id: str, connector_id: int, *, on: bool, max_current_a: float) -> None:
-        """Switch a connector On (at `max_current_a`) or Off (official API)."""
+        """Switch a connector On (at `max_current_a`) or Off (official API); its other settings (cable and RFID
+        locks) are read first and written back unchanged."""
         client = self._open()
         assert isinstance(client, OfficialClient)
-        settings = {"mode": "On" if on else "Off", "maxCurrent": max_current_a}
-        await self._call("set_connector", client.put_settings(charge_point_id, connector_id, settings))
+        update = client.update_settings(
+            charge_point_id, connector_id, mode="On" if on else "Off", max_current_a=max_current_a
+        )
+        await self._call("set_connector", update)
