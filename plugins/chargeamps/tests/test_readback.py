@@ -173,6 +173,32 @@ async def test_the_owners_app_replacing_the_schedule_is_seen(
     await connector.close()
 
 
+async def test_after_a_read_back_shows_the_write_gone_the_same_schedule_is_written_again(
+    sim: Simulator, clock: ManualClock, tmp_path: Path
+) -> None:
+    connector = await reader(sim, clock, tmp_path)
+    schedule = hems((1, 2))
+    await connector.apply_schedule(schedule)
+    await connector.apply_schedule(schedule)
+    assert len(sim.requests("PUT /api/smartChargingSchedules")) == 1  # unchanged: not rewritten
+
+    sim.app_store_schedule("HALO1", 1, [(0, 3600, 6.0)])
+    await connector.read_schedule()  # the app replaced it: the next apply must write again
+    await connector.apply_schedule(schedule)
+    assert len(sim.requests("PUT /api/smartChargingSchedules")) == 2
+    assert (await connector.read_schedule()).periods == (Period(at(1), at(2), 10.0),)
+
+    await connector.apply_schedule(schedule)
+    assert len(sim.requests("PUT /api/smartChargingSchedules")) == 2
+    sim.app_delete_schedule("HALO1", 1)
+    await connector.read_schedule()
+    await connector.clear_schedule()  # nothing held: no DELETE needed
+    assert sim.requests("DELETE /api/smartChargingSchedules/{chargePointId}/{connectorId}") == []
+    await connector.apply_schedule(schedule)
+    assert len(sim.requests("PUT /api/smartChargingSchedules")) == 3
+    await connector.close()
+
+
 async def test_a_deleted_or_disabled_schedule_holds_nothing(sim: Simulator, clock: ManualClock, tmp_path: Path) -> None:
     connector = await reader(sim, clock, tmp_path)
     await connector.apply_schedule(hems((1, 2)))

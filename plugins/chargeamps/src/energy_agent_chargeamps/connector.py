@@ -223,6 +223,7 @@ class ChargeAmpsScheduleConnector(ChargeAmpsConnector):
         stored = await self.account.stored_schedule(self.charge_point_id, self.connector_id)
         reading = await self.account.reading(self.charge_point_id, self.connector_id)
         mode = reading.mode if reading is not None else None
+        self._forget_write_unless_held(stored, mode)
         if mode == "Off":
             return HeldSchedule(periods=(), read_at=now, detail="connector mode Off: does not charge")
         if mode == "On":
@@ -252,6 +253,22 @@ class ChargeAmpsScheduleConnector(ChargeAmpsConnector):
             valid_until=weekly.valid_to,
             detail=_describe(stored, weekly.periods, weekly.default_current_a),
         )
+
+    def _forget_write_unless_held(self, stored: SmartChargingSchedule | None, mode: str | None) -> None:
+        """Drop the memory of the last write when the cloud no longer holds it (the owner's app replaced or
+        deleted it, or switched the connector out of Schedule mode), so the next `apply_schedule` of the same
+        schedule writes it again instead of skipping it as already written."""
+        if stored is None:
+            self._written_body = None
+            self._known_empty = True
+            return
+        self._known_empty = False
+        if self._written_body is None:
+            return
+        written = SmartChargingSchedule.model_validate(self._written_body)
+        fields = ("start_of_schedule", "schedule_periods", "valid_from", "valid_to", "is_active", "default_current_a")
+        if (mode not in (None, "Schedule")) or any(getattr(stored, f) != getattr(written, f) for f in fields):
+            self._written_body = None
 
     def _weekly(self, stored: SmartChargingSchedule) -> WeeklySchedule:
         try:
