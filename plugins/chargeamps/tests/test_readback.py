@@ -270,7 +270,7 @@ async def test_a_reply_that_is_not_json_is_a_device_error(sim: Simulator, clock:
     [
         ([(700_000, 700_100, 16.0)], "is not within 0 <= from < to <= 604800"),
         ([(3600, 1800, 16.0)], "is not within 0 <= from < to <= 604800"),
-        ([(0, 7200, 16.0), (3600, 9000, 10.0)], "weekly periods overlap"),
+        ([(0, 7200, 16.0), (3600, 9000, 10.0)], "weekly periods [0, 7200) and [3600, ...) overlap"),
         ([(0, 3600, -6.0)], "is not a non-negative number"),
     ],
 )

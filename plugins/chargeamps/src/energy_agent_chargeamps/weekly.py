@@ -25,6 +25,7 @@ so asking for one but not the other could not be expressed. That is why the hori
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -203,22 +204,20 @@ def from_stored(
         (WeeklyPeriod(from_s, to_s, float(current_a)) for from_s, to_s, current_a in periods),
         key=lambda p: (p.from_s, p.to_s),
     )
+    for earlier, later in itertools.pairwise(pieces):
+        if later.from_s < earlier.to_s:
+            raise ValueError(f"weekly periods [{earlier.from_s}, {earlier.to_s}) and [{later.from_s}, ...) overlap")
     if start_of_schedule is None:
         if pieces:
             raise ValueError("periods without a startOfSchedule")
         start_of_schedule = datetime(1970, 1, 5, tzinfo=UTC)  # any Monday: no period refers to it
-    try:
-        return WeeklySchedule(
-            start_of_schedule=require_aware(start_of_schedule, "startOfSchedule").astimezone(UTC),
-            periods=tuple(pieces),
-            valid_to=valid_to,
-            valid_from=valid_from,
-            default_current_a=float(default_current_a or 0.0),
-        )
-    except ValueError as exc:
-        if "sorted" in str(exc):
-            raise ValueError("weekly periods overlap") from None
-        raise
+    return WeeklySchedule(
+        start_of_schedule=require_aware(start_of_schedule, "startOfSchedule").astimezone(UTC),
+        periods=tuple(pieces),
+        valid_to=valid_to,
+        valid_from=valid_from,
+        default_current_a=float(default_current_a or 0.0),
+    )
 
 
 def to_wire_body(weekly: WeeklySchedule, *, charge_point_id: str, connector_id: int, tz_name: str) -> dict[str, Any]:
