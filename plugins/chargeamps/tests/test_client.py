@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import aiohttp
 import pytest
@@ -207,6 +209,36 @@ async def test_userapp_relogs_in_at_the_refresh_margin_before_expiry(env: Env) -
     assert client.login_count == 2
     assert env.sim.logins(EMAIL) == 2
     assert 401 not in [entry.status for entry in env.sim.request_log]  # renewed before the cloud refused it
+
+
+async def test_a_short_lived_token_is_reused_for_most_of_its_life(env: Env) -> None:
+    """With 60 s tokens the renewal margin shrinks to 15 % (9 s): not a login before every request."""
+    env.sim.set_token_lifetimes(userapp_s=60)
+    client = env.userapp()
+
+    for _ in range(11):  # 0 s, 5 s, ..., 50 s after the login
+        await client.get_schedules(HALO)
+        await env.clock.advance(5)
+    assert client.login_count == env.sim.logins(EMAIL) == 1
+
+    await env.clock.advance(1)  # 56 s: 4 s left, less than the margin
+    await client.get_schedules(HALO)
+    assert client.login_count == 2
+    assert 401 not in env.statuses(UA_SCHEDULES)
+
+
+async def test_a_short_lived_official_token_is_refreshed_near_its_end(env: Env) -> None:
+    env.sim.set_token_lifetimes(official_s=60)
+    client = env.official()
+
+    for _ in range(11):
+        await client.status(HALO)
+        await env.clock.advance(5)
+    assert (client.login_count, client.refresh_count) == (1, 0)
+
+    await env.clock.advance(1)
+    await client.status(HALO)
+    assert (client.login_count, client.refresh_count) == (1, 1)
 
 
 async def test_concurrent_calls_log_in_once(env: Env) -> None:
@@ -410,6 +442,34 @@ async def test_numeric_status_codes_are_kept_raw(env: Env) -> None:
     assert aura.connectors[0].ocpp_status == 2
 
 
+async def test_official_update_settings_reads_and_writes_the_settings_whole(env: Env) -> None:
+    client = env.official()
+    env.sim.app_change_settings(AURA, 1, cable_lock=True, rfid_lock=True)
+
+    written = await client.update_settings(AURA, 1, mode="Off", max_current_a=10.0)
+
+    assert (written.mode, written.max_current_a, written.cable_lock, written.rfid_lock) == ("Off", 10.0, True, True)
+    assert [(entry.method, entry.path) for entry in env.sim.request_log if "/auth/" not in entry.path] == [
+        ("GET", f"/api/v5/chargepoints/{AURA}/connectors/1/settings"),
+        ("PUT", f"/api/v5/chargepoints/{AURA}/connectors/1/settings"),
+    ]
+    assert env.sim.request_log[-1].json_body == {
+        "chargePointId": AURA,
+        "connectorId": 1,
+        "maxCurrent": 10.0,
+        "rfidLock": True,
+        "mode": "Off",
+        "cableLock": True,
+    }
+    connector = env.sim.connector(AURA, 1)
+    assert (connector.mode, connector.max_current_a, connector.cable_lock, connector.rfid_lock) == (
+        "Off",
+        10.0,
+        True,
+        True,
+    )
+
+
 # --- transient faults and retries ----------------------------------------------------------------------------
 
 
@@ -423,16 +483,40 @@ async def test_rate_limit_honours_retry_after(env: Env) -> None:
     assert env.statuses(UA_SCHEDULES) == [429, 200]
 
 
-async def test_rate_limit_retry_after_is_capped(env: Env) -> None:
-    client = env.userapp(retry=RetryPolicy(attempts=2, max_delay_s=30.0, jitter=0.0))
+async def test_rate_limit_retry_after_is_honoured_up_to_five_minutes(env: Env) -> None:
+    """A Retry-After longer than the 30 s backoff cap is still waited for in full, up to 300 s."""
+    client = env.userapp()
+    env.sim.inject(UA_SCHEDULES, Fault.RATE_LIMITED, mode=FaultMode.ONCE, retry_after_s=240)
+    env.sim.inject(UA_SCHEDULES, Fault.RATE_LIMITED, mode=FaultMode.ONCE, retry_after_s=300)
+
+    assert await client.get_schedules(HALO) == []
+
+    assert env.sleeps.delays == [240.0, 300.0]
+    assert env.statuses(UA_SCHEDULES) == [429, 429, 200]
+
+
+async def test_rate_limit_retry_after_beyond_the_cap_fails_at_once(env: Env) -> None:
+    client = env.userapp(retry=RetryPolicy(attempts=2, jitter=0.0))
     env.sim.inject(UA_SCHEDULES, Fault.RATE_LIMITED, mode=FaultMode.ALWAYS, retry_after_s=600)
 
     with pytest.raises(ChargeAmpsRateLimitError) as caught:
         await client.get_schedules(HALO)
 
-    assert env.sleeps.delays == [30.0]
+    assert env.sleeps.delays == []  # not retried early, against the server's word
+    assert env.statuses(UA_SCHEDULES) == [429]
     assert caught.value.retry_after_s == 600
+    assert "600 s" in str(caught.value)
     assert isinstance(to_device_error(caught.value), DeviceUnavailableError)
+
+
+def test_retry_policy_caps_retry_after_separately_from_backoff() -> None:
+    policy = RetryPolicy(base_delay_s=1.0, max_delay_s=30.0, max_retry_after_s=120.0, jitter=0.0)
+    assert policy.delay_s(10) == 30.0
+    assert policy.delay_s(1, retry_after_s=90.0) == 90.0
+    assert policy.delay_s(1, retry_after_s=500.0) == 120.0
+    assert RetryPolicy().max_retry_after_s == 300.0
+    with pytest.raises(ValueError, match="negative"):
+        RetryPolicy(max_retry_after_s=-1)
 
 
 async def test_server_error_with_html_body_is_retried(env: Env) -> None:
@@ -588,6 +672,77 @@ async def test_bad_request_is_not_retried_and_carries_the_vendor_code(env: Env) 
     assert env.statuses(UA_PUT) == [400]
     assert env.sleeps.delays == []
     assert isinstance(to_device_error(caught.value), DeviceRejectedError)
+
+
+QUOTED_PASSWORD = 'pa"ss\\wörd %+ &x'
+"""A password with a quote, a backslash, a non-ASCII letter and characters URL-encoding changes."""
+
+
+def password_forms(password: str) -> set[str]:
+    """The password raw, JSON-escaped (as an echoed request body holds it) and URL-encoded."""
+    return {
+        password,
+        json.dumps(password)[1:-1],
+        json.dumps(password, ensure_ascii=False)[1:-1],
+        quote(password, safe=""),
+        quote_plus(password),
+    }
+
+
+@pytest.mark.parametrize("api", ["userapp", "official"])
+async def test_an_error_answer_echoing_the_login_never_puts_the_password_in_errors_or_logs(
+    env: Env, api: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    env.sim.add_account(email="quoted@example.com", password=QUOTED_PASSWORD, api_key="key-quoted")
+    env.sim.inject(UA_LOGIN if api == "userapp" else OFF_LOGIN, Fault.ECHO_BODY)
+    client: UserAppClient | OfficialClient
+    if api == "userapp":
+        client = UserAppClient(
+            env.http, base_url=env.url, email="quoted@example.com", password=QUOTED_PASSWORD, clock=env.clock
+        )
+    else:
+        client = OfficialClient(
+            env.http,
+            base_url=env.url,
+            api_key="key-quoted",
+            email="quoted@example.com",
+            password=QUOTED_PASSWORD,
+            clock=env.clock,
+        )
+
+    with pytest.raises(ChargeAmpsRequestError) as caught:
+        await client.owned_charge_points()
+
+    error = caught.value
+    assert str(error) == f"POST {'/api' if api == 'userapp' else '/api/v5'}/auth/login answered 400: INVALID_REQUEST"
+    assert error.vendor_code == "INVALID_REQUEST"
+    texts = [str(error), repr(error), str(error.vendor_message), str(to_device_error(error)), caplog.text]
+    for form in password_forms(QUOTED_PASSWORD):
+        for text in texts:
+            assert form not in text
+    assert "***" in str(error.vendor_message)  # the echo was there, and scrubbed
+
+
+async def test_a_refusal_without_an_error_code_gets_a_short_reason_not_the_body(
+    odd_cloud: Callable[[dict[str, OddHandler]], Awaitable[str]],
+) -> None:
+    async def login(request: web.Request) -> web.Response:
+        return web.json_response({"token": make_jwt(START + timedelta(hours=1))})
+
+    async def owned(request: web.Request) -> web.Response:
+        return web.Response(status=404, text="no such thing: " + "x" * 500, content_type="text/plain")
+
+    url = await odd_cloud({"POST /api/auth/login": login, "POST /api/users/chargepoints/owned": owned})
+    async with aiohttp.ClientSession() as http:
+        client = UserAppClient(http, base_url=url, email=EMAIL, password=PASSWORD, clock=ManualClock(START))
+        with pytest.raises(ChargeAmpsRequestError) as caught:
+            await client.owned_charge_points()
+
+    assert str(caught.value) == "POST /api/users/chargepoints/owned answered 404: not found"
+    assert caught.value.vendor_code is None
+    assert str(caught.value.vendor_message).startswith("no such thing: xxx")
+    assert len(str(caught.value.vendor_message)) <= 201
 
 
 # --- an odd cloud: replies the simulator does not give -------------------------------------------------------

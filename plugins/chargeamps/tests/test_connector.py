@@ -153,6 +153,27 @@ async def test_direct_control_switches_the_connector_at_boundaries(
     await device.close()
 
 
+async def test_direct_control_keeps_the_owners_locks_across_switches(
+    sim: Simulator, clock: ManualClock, tmp_path: Path
+) -> None:
+    sim.app_change_settings("HALO1", 1, cable_lock=True, rfid_lock=True)
+    (device,) = await connectors(sim, clock, tmp_path, api="official", api_key="key-secret")
+    await device.apply_schedule(hems_schedule((1, 2), current=8))
+    await clock.advance(3600)
+    await eventually(lambda: sim.connector("HALO1", 1).mode == "On")
+    await clock.advance(3600)
+    await eventually(lambda: sim.connector("HALO1", 1).mode == "Off")
+    connector = sim.connector("HALO1", 1)
+    assert (connector.cable_lock, connector.rfid_lock) == (True, True)
+    puts = [w.json_body for w in sim.writes() if w.route.endswith("/settings")]
+    assert [(p["mode"], p["cableLock"], p["rfidLock"]) for p in puts] == [
+        ("Off", True, True),
+        ("On", True, True),
+        ("Off", True, True),
+    ]
+    await device.close()
+
+
 async def test_several_charge_points_need_distinct_topic_ids(
     sim: Simulator, clock: ManualClock, tmp_path: Path
 ) -> None:

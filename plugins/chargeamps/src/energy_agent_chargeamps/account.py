@@ -21,6 +21,7 @@ from energy_agent_chargeamps.client import (
     ChargeAmpsAuthError,
     ChargeAmpsError,
     OfficialClient,
+    SmartChargingSchedule,
     UserAppClient,
     to_device_error,
 )
@@ -35,6 +36,19 @@ METRICS_DEVICE_TYPE = "charge-amps"
 """The device type cloud calls are counted under (`connector.DEVICE_TYPE`; that module imports this one)."""
 
 
+MODE_NAMES = ("Off", "On", "Schedule")
+"""Connector modes; the cloud sometimes sends their index (the OpenAPI OnOffMode order) instead."""
+
+
+def mode_name(raw: str | int | None) -> str | None:
+    """A connector mode as its name, whether the cloud sent the name or its number; None when unknown."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return MODE_NAMES[raw] if 0 <= raw < len(MODE_NAMES) else None
+    if isinstance(raw, str):
+        return next((name for name in MODE_NAMES if name.lower() == raw.strip().lower()), None)
+    return None
+
+
 @dataclass(frozen=True)
 class ConnectorReading:
     """What the cloud says about one connector right now."""
@@ -45,6 +59,8 @@ class ConnectorReading:
     is_charging: bool | None
     power_kw: float
     total_energy_kwh: float | None
+    mode: str | None = None
+    """The connector's mode, "On", "Off" or "Schedule", when the API tells it (the user-app API does)."""
 
 
 @dataclass(frozen=True)
@@ -214,6 +230,7 @@ class ChargeAmpsAccount:
                             )
                             / 1000,
                             total_energy_kwh=c.total_consumption_kwh,
+                            mode=mode_name(c.mode),
                         )
                         for c in point.connectors
                     },
@@ -237,6 +254,12 @@ class ChargeAmpsAccount:
             )
         }
 
+    async def stored_schedule(self, charge_point_id: str, connector_id: int) -> SmartChargingSchedule | None:
+        """The weekly schedule the cloud holds for a connector, None when it holds none (user-app API)."""
+        client = self._open()
+        assert isinstance(client, UserAppClient)
+        return await self._call("read_schedule", client.get_schedule(charge_point_id, connector_id))
+
     async def put_schedule(self, body: dict[str, Any]) -> None:
         """Write a connector's weekly schedule (user-app API)."""
         client = self._open()
@@ -250,8 +273,11 @@ class ChargeAmpsAccount:
         await self._call("delete_schedule", client.delete_schedule(charge_point_id, connector_id))
 
     async def set_connector(self, charge_point_id: str, connector_id: int, *, on: bool, max_current_a: float) -> None:
-        """Switch a connector On (at `max_current_a`) or Off (official API)."""
+        """Switch a connector On (at `max_current_a`) or Off (official API); its other settings (cable and RFID
+        locks) are read first and written back unchanged."""
         client = self._open()
         assert isinstance(client, OfficialClient)
-        settings = {"mode": "On" if on else "Off", "maxCurrent": max_current_a}
-        await self._call("set_connector", client.put_settings(charge_point_id, connector_id, settings))
+        update = client.update_settings(
+            charge_point_id, connector_id, mode="On" if on else "Off", max_current_a=max_current_a
+        )
+        await self._call("set_connector", update)

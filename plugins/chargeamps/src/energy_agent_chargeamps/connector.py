@@ -5,26 +5,41 @@ Two control strategies:
   charger follows it on its own, also while the agent is down, until `validTo` (= `expires_at`).
 - `direct` (official API): the agent keeps the schedule and switches the connector On/Off at each period
   boundary. While the agent is down the connector stays in the mode last written.
+
+Only with `schedule` control does the cloud hold a schedule to read back, so only that device type,
+`ChargeAmpsScheduleConnector`, has `read_schedule` (the core's optional `ScheduleReader`). A direct-control
+device holds nothing in the cloud but the connector's mode, and must not claim to be a reader.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from energy_agent.api import (
     ChargerState,
     DeviceCapabilities,
     DeviceContext,
+    DeviceError,
     DeviceStatus,
     DeviceUnavailableError,
+    HeldSchedule,
     Period,
     Schedule,
     ScheduleFollower,
 )
 from energy_agent_chargeamps.account import ChargeAmpsAccount, ConnectorReading
+from energy_agent_chargeamps.client import SmartChargingSchedule
 from energy_agent_chargeamps.config import ChargeAmpsConfig
-from energy_agent_chargeamps.weekly import to_weekly, to_wire_body
+from energy_agent_chargeamps.weekly import (
+    WeeklyPeriod,
+    WeeklySchedule,
+    following,
+    from_stored,
+    to_weekly,
+    to_wire_body,
+)
 
 log = logging.getLogger(__name__)
 
@@ -182,3 +197,102 @@ class ChargeAmpsConnector:
             total_energy_kwh=reading.total_energy_kwh,
             error=None if reading.online else "charge point offline",
         )
+
+
+class ChargeAmpsScheduleConnector(ChargeAmpsConnector):
+    """A connector under schedule control (user-app API): the cloud holds its weekly schedule, which this
+    device reads back (`ScheduleReader`), so the agent can report what the charger will do, not what it meant
+    to write: a write whose answer was lost may have landed, and the owner's phone app may have replaced or
+    deleted the schedule since."""
+
+    async def read_schedule(self) -> HeldSchedule:
+        """What the connector will do over the coming week, read from the cloud.
+
+        The stored weekly schedule is unrolled from the device clock's now over `HORIZON_S` (7 days) into
+        absolute periods with their current, touching ones of equal current merged, 0 A pauses left out.
+        Nothing runs (no periods) when the cloud holds no schedule for the connector, when the schedule is
+        disabled (`isActive: false`), or when the connector's mode is Off; in mode On the connector charges
+        regardless of the schedule (one period over the horizon, no current limit of the schedule's). The mode
+        comes from the status reading, which may be up to half a poll interval old.
+
+        Raises DeviceUnavailableError/DeviceAuthError when the cloud cannot be read, DeviceError when its
+        answer is malformed (the message names what is wrong, never the answer itself).
+        """
+        now = self.context.clock.now()
+        horizon_end = now + timedelta(seconds=HORIZON_S)
+        stored = await self.account.stored_schedule(self.charge_point_id, self.connector_id)
+        reading = await self.account.reading(self.charge_point_id, self.connector_id)
+        mode = reading.mode if reading is not None else None
+        self._forget_write_unless_held(stored, mode)
+        if mode == "Off":
+            return HeldSchedule(periods=(), read_at=now, detail="connector mode Off: does not charge")
+        if mode == "On":
+            return HeldSchedule(
+                periods=(Period(now, horizon_end),),
+                read_at=now,
+                detail="connector mode On: charges whenever a car is plugged in; the schedule is not used",
+            )
+        if stored is None:
+            return HeldSchedule(periods=(), read_at=now, detail="no schedule stored for this connector")
+        weekly = self._weekly(stored)
+        if stored.is_active is False:
+            return HeldSchedule(
+                periods=(),
+                read_at=now,
+                valid_until=weekly.valid_to,
+                detail=f"schedule {stored.schedule_id} is stored but disabled (isActive false)",
+            )
+        periods = tuple(
+            Period(start, end, current_a)
+            for start, end, current_a in following(weekly, now, horizon_end)
+            if current_a > 0
+        )
+        return HeldSchedule(
+            periods=periods,
+            read_at=now,
+            valid_until=weekly.valid_to,
+            detail=_describe(stored, weekly.periods, weekly.default_current_a),
+        )
+
+    def _forget_write_unless_held(self, stored: SmartChargingSchedule | None, mode: str | None) -> None:
+        """Drop the memory of the last write when the cloud no longer holds it (the owner's app replaced or
+        deleted it, or switched the connector out of Schedule mode), so the next `apply_schedule` of the same
+        schedule writes it again instead of skipping it as already written."""
+        if stored is None:
+            self._written_body = None
+            self._known_empty = True
+            return
+        self._known_empty = False
+        if self._written_body is None:
+            return
+        written = SmartChargingSchedule.model_validate(self._written_body)
+        fields = ("start_of_schedule", "schedule_periods", "valid_from", "valid_to", "is_active", "default_current_a")
+        if (mode not in (None, "Schedule")) or any(getattr(stored, f) != getattr(written, f) for f in fields):
+            self._written_body = None
+
+    def _weekly(self, stored: SmartChargingSchedule) -> WeeklySchedule:
+        try:
+            return from_stored(
+                start_of_schedule=stored.start_of_schedule,
+                periods=[(p.from_s, p.to_s, p.max_current_a) for p in stored.schedule_periods],
+                valid_from=stored.valid_from,
+                valid_to=stored.valid_to,
+                default_current_a=stored.default_current_a,
+            )
+        except ValueError as exc:
+            raise DeviceError(
+                f"Charge Amps: the schedule stored for connector {self.connector_id} of charge point "
+                f"{self.charge_point_id} is malformed: {exc}"
+            ) from None
+
+
+def _describe(stored: SmartChargingSchedule, periods: tuple[WeeklyPeriod, ...], default_current_a: float) -> str:
+    """A one-line description of a stored weekly schedule, for display."""
+    parts = [f"weekly schedule {stored.schedule_id}: {len(periods)} period(s) a week"]
+    if stored.time_zone:
+        parts.append(f"zone {stored.time_zone}")
+    if default_current_a > 0:
+        parts.append(f"{default_current_a:g} A between periods")
+    if stored.valid_to is not None:
+        parts.append(f"until {stored.valid_to:%Y-%m-%d %H:%M} UTC")
+    return ", ".join(parts)

@@ -13,7 +13,7 @@ from energy_agent.api import DEFAULT_STANDALONE_POLICY, AppOptions, ConfigError,
 from energy_agent_chargeamps.account import ChargeAmpsAccount, ChargePointInfo
 from energy_agent_chargeamps.app_options import APP_OPTIONS
 from energy_agent_chargeamps.config import ChargeAmpsConfig
-from energy_agent_chargeamps.connector import DEVICE_TYPE, ChargeAmpsConnector
+from energy_agent_chargeamps.connector import DEVICE_TYPE, ChargeAmpsConnector, ChargeAmpsScheduleConnector
 
 
 async def create_connectors(config: ChargeAmpsConfig, context: DeviceContext) -> list[ChargeAmpsConnector]:
@@ -30,8 +30,10 @@ async def create_connectors(config: ChargeAmpsConfig, context: DeviceContext) ->
         if not points:
             await account.close()
             raise ConfigError(["chargeamps: the account owns no charge point"])
+    # Only under schedule control does the cloud hold a schedule to read back (see connector.py).
+    kind = ChargeAmpsScheduleConnector if config.control_strategy == "schedule" else ChargeAmpsConnector
     connectors = [
-        ChargeAmpsConnector(
+        kind(
             account,
             charge_point_id=point.charge_point_id,
             connector_id=connector_id,

@@ -25,7 +25,9 @@ so asking for one but not the other could not be expressed. That is why the hori
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -60,11 +62,17 @@ class WeeklyPeriod:
 
 @dataclass(frozen=True, slots=True)
 class WeeklySchedule:
-    """A Charge Amps weekly schedule: UTC week start, sorted non-overlapping periods, optional end (validTo)."""
+    """A Charge Amps weekly schedule: UTC week start, sorted non-overlapping periods, optional end (validTo).
+
+    `valid_from` and `default_current_a` (the current between periods) are what the agent never writes
+    (null and 0) but the owner's app may; a read-back keeps them so `following` tells what the charger does.
+    """
 
     start_of_schedule: datetime
     periods: tuple[WeeklyPeriod, ...]
     valid_to: datetime | None = None
+    valid_from: datetime | None = None
+    default_current_a: float = 0.0
 
     def __post_init__(self) -> None:
         require_aware(self.start_of_schedule, "start_of_schedule")
@@ -72,6 +80,10 @@ class WeeklySchedule:
             raise ValueError("start_of_schedule must be expressed in UTC")
         if self.valid_to is not None:
             require_aware(self.valid_to, "valid_to")
+        if self.valid_from is not None:
+            require_aware(self.valid_from, "valid_from")
+        if not math.isfinite(self.default_current_a) or self.default_current_a < 0:
+            raise ValueError(f"default current {self.default_current_a} A is not a non-negative number")
         for earlier, later in zip(self.periods, self.periods[1:], strict=False):
             if later.from_s < earlier.to_s:
                 raise ValueError("weekly periods must be sorted by from_s and must not overlap")
@@ -122,15 +134,21 @@ def following(
     """The intervals inside [window_start, window_end) during which a charger following `weekly` charges.
 
     The inverse of `to_weekly` under the elapsed-seconds model (see the module docstring): the schedule repeats
-    every 604800 s in both directions and stops at `valid_to`. Touching intervals of equal current are merged;
-    results are UTC, sorted by start.
+    every 604800 s in both directions, starts at `valid_from` and stops at `valid_to`; between periods the
+    charger allows `default_current_a` (0 in what `to_weekly` writes). Touching intervals of equal current are
+    merged; results are UTC, sorted by start. A period of 0 A is listed like any other (the caller decides
+    whether a pause counts).
     """
     # In UTC, so that differences are elapsed time even when both ends share a zone with DST.
     window_start = require_aware(window_start, "window_start").astimezone(UTC)
+    if weekly.valid_from is not None:
+        window_start = max(window_start, weekly.valid_from.astimezone(UTC))
     window_end = require_aware(window_end, "window_end").astimezone(UTC)
     end = window_end if weekly.valid_to is None else min(window_end, weekly.valid_to.astimezone(UTC))
-    if end <= window_start or not weekly.periods:
+    if end <= window_start:
         return []
+    if not weekly.periods:
+        return [] if weekly.default_current_a == 0 else [(window_start, end, weekly.default_current_a)]
     anchor = weekly.start_of_schedule
     found: list[tuple[datetime, datetime, float]] = []
     for week in range((window_start - anchor) // _WEEK, (end - anchor) // _WEEK + 1):
@@ -141,6 +159,8 @@ def following(
             if lo < hi:
                 found.append((lo, hi, period.max_current_a))
     found.sort(key=lambda item: item[0])
+    if weekly.default_current_a > 0:
+        found = _fill_gaps(found, window_start, end, weekly.default_current_a)
     merged: list[tuple[datetime, datetime, float]] = []
     for lo, hi, current_a in found:
         if merged and merged[-1][1] == lo and merged[-1][2] == current_a:
@@ -148,6 +168,56 @@ def following(
         else:
             merged.append((lo, hi, current_a))
     return merged
+
+
+def _fill_gaps(
+    found: list[tuple[datetime, datetime, float]], start: datetime, end: datetime, current_a: float
+) -> list[tuple[datetime, datetime, float]]:
+    """`found` (sorted, not overlapping, inside [start, end)) with every gap in [start, end) at `current_a`."""
+    filled: list[tuple[datetime, datetime, float]] = []
+    cursor = start
+    for lo, hi, period_a in found:
+        if cursor < lo:
+            filled.append((cursor, lo, current_a))
+        filled.append((lo, hi, period_a))
+        cursor = hi
+    if cursor < end:
+        filled.append((cursor, end, current_a))
+    return filled
+
+
+def from_stored(
+    *,
+    start_of_schedule: datetime | None,
+    periods: Iterable[tuple[int, int, float]],
+    valid_from: datetime | None = None,
+    valid_to: datetime | None = None,
+    default_current_a: float | None = None,
+) -> WeeklySchedule:
+    """The weekly schedule the cloud holds, from the fields of a read-back (`GET /api/smartChargingSchedules/…`).
+
+    Periods may come in any order; they are sorted. Raises ValueError, naming what is wrong, when the stored
+    schedule breaks the format's rules (offsets outside the week, overlapping periods, a negative current, no
+    `startOfSchedule` while there are periods): the caller reports a malformed answer.
+    """
+    pieces = sorted(
+        (WeeklyPeriod(from_s, to_s, float(current_a)) for from_s, to_s, current_a in periods),
+        key=lambda p: (p.from_s, p.to_s),
+    )
+    for earlier, later in itertools.pairwise(pieces):
+        if later.from_s < earlier.to_s:
+            raise ValueError(f"weekly periods [{earlier.from_s}, {earlier.to_s}) and [{later.from_s}, ...) overlap")
+    if start_of_schedule is None:
+        if pieces:
+            raise ValueError("periods without a startOfSchedule")
+        start_of_schedule = datetime(1970, 1, 5, tzinfo=UTC)  # any Monday: no period refers to it
+    return WeeklySchedule(
+        start_of_schedule=require_aware(start_of_schedule, "startOfSchedule").astimezone(UTC),
+        periods=tuple(pieces),
+        valid_to=valid_to,
+        valid_from=valid_from,
+        default_current_a=float(default_current_a or 0.0),
+    )
 
 
 def to_wire_body(weekly: WeeklySchedule, *, charge_point_id: str, connector_id: int, tz_name: str) -> dict[str, Any]:

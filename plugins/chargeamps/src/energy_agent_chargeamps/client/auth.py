@@ -69,8 +69,26 @@ RefreshFn = Callable[[TokenSet], Awaitable[TokenSet]]
 """Trades the current token set for a new one without the password."""
 
 
+REFRESH_FRACTION = 0.15
+"""A token is renewed when less than this share of its lifetime is left (or `refresh_margin_s`, if smaller)."""
+
+
+def renewal_margin(lifetime: timedelta, max_margin: timedelta) -> timedelta:
+    """How long before its expiry a token of `lifetime` is renewed: 15 % of the lifetime, at most `max_margin`.
+
+    A fixed margin longer than the lifetime (300 s against a 60 s token) would renew before every request, and
+    every renewal of a user-app token is a login that costs one of the account's 10 token slots.
+    """
+    return max(timedelta(0), min(max_margin, lifetime * REFRESH_FRACTION))
+
+
 class TokenManager:
-    """Hands out a valid access token, logging in or refreshing only when it must."""
+    """Hands out a valid access token, logging in or refreshing only when it must.
+
+    A token is reused until `renewal_margin` before its expiry: `refresh_margin_s` (300 s) for long-lived
+    tokens, 15 % of the lifetime for short ones (9 s for a 60 s token). The lifetime is counted from when the
+    token arrived to its `exp`.
+    """
 
     def __init__(
         self,
@@ -85,6 +103,7 @@ class TokenManager:
         self._refresh = refresh
         self._margin = timedelta(seconds=refresh_margin_s)
         self._tokens: TokenSet | None = None
+        self._renew_at: datetime | None = None
         self._stale = False
         self._lock = asyncio.Lock()
         self.login_count = 0
@@ -96,7 +115,7 @@ class TokenManager:
         tokens = self._tokens
         if tokens is None or self._stale:
             return None
-        if tokens.expires_at is not None and self._clock.now() >= tokens.expires_at - self._margin:
+        if self._renew_at is not None and self._clock.now() >= self._renew_at:
             return None
         return tokens
 
@@ -110,6 +129,11 @@ class TokenManager:
             if tokens is None:
                 tokens = await self._renew()
                 self._tokens = tokens
+                self._renew_at = (
+                    None
+                    if tokens.expires_at is None
+                    else tokens.expires_at - renewal_margin(tokens.expires_at - self._clock.now(), self._margin)
+                )
                 self._stale = False
             return tokens.access_token
 

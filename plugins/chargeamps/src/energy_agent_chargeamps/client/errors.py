@@ -1,7 +1,10 @@
 """The Charge Amps client's exceptions, and the one place that turns them into the agent's `DeviceError`s.
 
-Every message is built by the client from the method, the path and the status; text the cloud sends back is
-scrubbed of the account's secrets and cut short before it goes into a message.
+Every message is built by the client from the method, the path, the status and a short reason (the cloud's
+error code, when it sent one that looks like a code): never from the body of an answer, which some clouds use
+to echo the request, credentials included. The cloud's own error text is kept apart in
+`ChargeAmpsRequestError.vendor_message`, scrubbed of the account's secrets in every form they may take there
+(raw, JSON-escaped, URL-encoded) and cut short.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ class ChargeAmpsRequestError(ChargeAmpsError):
         self.vendor_code = vendor_code
         """The cloud's error code, e.g. `SCHEDULE_INVALID_DATA`."""
         self.vendor_message = vendor_message
-        """The cloud's human-readable reason, scrubbed of secrets."""
+        """The cloud's human-readable reason, scrubbed of secrets and cut short; not part of the message."""
 
 
 def to_device_error(exc: ChargeAmpsError) -> DeviceError:

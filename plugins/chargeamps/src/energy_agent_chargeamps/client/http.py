@@ -1,7 +1,8 @@
 """The request core both Charge Amps APIs share: one timeout per attempt, retries, status → exception.
 
-Transient failures (connection errors, timeouts, 429, 5xx) are retried with exponential backoff; every
-other 4xx is final. Sleeps go through an injected `sleep` so tests can record them instead of waiting.
+Transient failures (connection errors, timeouts, 429, 5xx) are retried with exponential backoff (capped at
+30 s), a 429 after its Retry-After (honoured up to 300 s; a longer one ends the call); every other 4xx is
+final. Sleeps go through an injected `sleep` so tests can record them instead of waiting.
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ import asyncio
 import json
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus
 
 import aiohttp
 from pydantic import TypeAdapter, ValidationError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from energy_agent.api import Clock
 from energy_agent_chargeamps.client.errors import (
@@ -43,6 +46,10 @@ TRANSIENT = (ChargeAmpsConnectionError, ChargeAmpsRateLimitError, ChargeAmpsServ
 """Failures worth another attempt: the cloud was unreachable, too busy, or broken for a moment."""
 _VENDOR_TEXT_MAX = 200
 _REDACTED = "***"
+_VENDOR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+"""What a vendor error code looks like (`SCHEDULE_INVALID_DATA`); anything else is not put in a message."""
+_REASONS = {400: "bad request", 404: "not found", 405: "method not allowed", 409: "conflict", 422: "invalid request"}
+"""The short reason of a refusal that carries no error code."""
 
 
 @dataclass(frozen=True)
@@ -54,31 +61,64 @@ class RetryPolicy:
     base_delay_s: float = 0.5
     """Delay before the first retry; doubled for each further one."""
     max_delay_s: float = 30.0
-    """Cap on any one delay, a server's Retry-After included."""
+    """Cap on any one backoff delay (a server's Retry-After has its own cap, `max_retry_after_s`)."""
+    max_retry_after_s: float = 300.0
+    """Longest Retry-After (of a 429) the client waits for before trying again. A server that asks for a longer
+    wait is not retried at all: the call fails at once with the ChargeAmpsRateLimitError, which carries the
+    asked wait, rather than trying again before the server said it would answer."""
     jitter: float = 0.1
     """Each backoff is stretched by up to this fraction, at random, so clients do not retry in step."""
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError("RetryPolicy.attempts must be at least 1")
-        if self.base_delay_s < 0 or self.max_delay_s < 0:
+        if self.base_delay_s < 0 or self.max_delay_s < 0 or self.max_retry_after_s < 0:
             raise ValueError("RetryPolicy delays must not be negative")
         if not 0 <= self.jitter <= 1:
             raise ValueError("RetryPolicy.jitter must be between 0 and 1")
 
     def delay_s(self, retry_number: int, *, retry_after_s: float | None = None, random_fraction: float = 0.0) -> float:
-        """Seconds to wait before retry `retry_number` (1-based); a server's Retry-After wins, capped."""
+        """Seconds to wait before retry `retry_number` (1-based); a server's Retry-After wins, capped at
+        `max_retry_after_s` (a longer one is not retried, see `retries`)."""
         if retry_after_s is not None:
-            return min(max(0.0, retry_after_s), self.max_delay_s)
+            return min(max(0.0, retry_after_s), self.max_retry_after_s)
         backoff = self.base_delay_s * 2.0 ** (retry_number - 1) * (1.0 + self.jitter * random_fraction)
         return min(backoff, self.max_delay_s)
 
+    def retries(self, exc: BaseException) -> bool:
+        """True when `exc` is worth another attempt: a transient failure, unless a 429 asked for a longer wait
+        than `max_retry_after_s`."""
+        if not isinstance(exc, TRANSIENT):
+            return False
+        return not (
+            isinstance(exc, ChargeAmpsRateLimitError)
+            and exc.retry_after_s is not None
+            and exc.retry_after_s > self.max_retry_after_s
+        )
+
+
+def secret_forms(secret: str) -> set[str]:
+    """The ways `secret` may read in text a cloud sends back: as it is, JSON-escaped (once, or twice when an
+    echoed JSON body sits inside a JSON string), with or without `\\uXXXX` escapes, and URL-encoded."""
+    if not secret:
+        return set()
+    escaped = json.dumps(secret)[1:-1]
+    return {
+        secret,
+        escaped,
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(escaped)[1:-1],
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+    }
+
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret replaced by `***`, cut to a readable length."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, _REDACTED)
+    """`text` with every secret, in every form of `secret_forms`, replaced by `***`, cut to a readable length."""
+    forms = sorted({form for secret in secrets for form in secret_forms(secret)}, key=len, reverse=True)
+    for form in forms:
+        text = text.replace(form, _REDACTED)
     if len(text) > _VENDOR_TEXT_MAX:
         text = text[:_VENDOR_TEXT_MAX] + "…"
     return text
@@ -179,7 +219,7 @@ class RequestCore:
         """
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retry.attempts),
-            retry=retry_if_exception_type(TRANSIENT),
+            retry=retry_if_exception(self._retry.retries),
             wait=self._delay_s,
             sleep=self._sleep,
             before_sleep=self._log_retry,
@@ -259,9 +299,11 @@ class RequestCore:
             return ChargeAmpsServerError(f"{what} answered {status}: server error", status=status)
         code, message = _vendor_error(body, content_type)
         secrets = tuple(self._secrets())
-        code = None if code is None else scrub(code, secrets)
+        # The message names the status, the route and a short reason: the cloud's error code when it looks like
+        # one, never its free text, since some clouds echo the request body (credentials included) in it.
+        code = code if code is not None and _VENDOR_CODE.fullmatch(code) and scrub(code, secrets) == code else None
         message = None if message is None else scrub(message, secrets)
-        reason = ": ".join(part for part in (code, message) if part) or "request refused"
+        reason = code or _REASONS.get(status, "request refused")
         return ChargeAmpsRequestError(
             f"{what} answered {status}: {reason}", status=status, vendor_code=code, vendor_message=message
         )

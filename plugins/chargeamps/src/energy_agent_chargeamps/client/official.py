@@ -164,6 +164,21 @@ class OfficialClient:
         path = f"{_connector_path(charge_point_id, connector_id)}/settings"
         await self._call("PUT", path, json_body=body, expect_json=False)
 
+    async def update_settings(
+        self, charge_point_id: str, connector_id: int, *, mode: str, max_current_a: float | None
+    ) -> ConnectorSettings:
+        """Change only a connector's mode and max current: read its settings, write them back whole.
+
+        The settings PUT replaces every setting (a lock left out of the body is written as false), so sending
+        only mode and current would unlock an owner's cable or RFID lock. Returns what was written. A change
+        the owner makes between the GET and the PUT is lost; the window is one round trip.
+        """
+        held = await self.get_settings(charge_point_id, connector_id)
+        writable = held.model_dump(include=set(_WRITABLE_SETTINGS))
+        settings = ConnectorSettings.model_validate({**writable, "mode": mode, "max_current_a": max_current_a})
+        await self.put_settings(charge_point_id, connector_id, settings)
+        return settings
+
     async def remote_start(self, charge_point_id: str, connector_id: int, auth: StartAuth | None = None) -> None:
         """Start charging on a connector; `auth` (an RFID tag) matters only when the connector has an RFID lock."""
         body = (auth or StartAuth()).model_dump(mode="json", by_alias=True, exclude_none=True)

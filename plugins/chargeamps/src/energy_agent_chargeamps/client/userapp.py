@@ -16,7 +16,7 @@ from pydantic import SecretStr, TypeAdapter
 
 from energy_agent.api import Clock
 from energy_agent_chargeamps.client.auth import TokenManager, TokenSet, with_reauth
-from energy_agent_chargeamps.client.errors import ChargeAmpsAuthError
+from energy_agent_chargeamps.client.errors import ChargeAmpsAuthError, ChargeAmpsResponseError
 from energy_agent_chargeamps.client.http import RequestCore, RetryPolicy, SleepFn, parse_model
 from energy_agent_chargeamps.client.wire import SmartChargingSchedule, UserAppChargePoint, UserAppLoginResponse
 
@@ -42,7 +42,7 @@ class UserAppClient:
     """Reads charge points and reads, writes and deletes weekly smart-charging schedules via the user-app API.
 
     The session is the caller's and stays open. Tokens come from `POST /api/auth/login` only (there is no
-    refresh token) and are reused until `refresh_margin_s` before their `exp`.
+    refresh token) and are reused until shortly before their `exp` (see `TokenManager`).
     """
 
     def __init__(
@@ -143,6 +143,22 @@ class UserAppClient:
         """The smart-charging schedules stored for a charge point, one per connector that has one."""
         path = f"/api/smartChargingSchedules/chargepoint/{_segment(charge_point_id)}"
         return parse_model(_SCHEDULES, await self._call("GET", path), f"GET {path}")
+
+    async def get_schedule(self, charge_point_id: str, connector_id: int) -> SmartChargingSchedule | None:
+        """The schedule the cloud holds for one connector, None when it holds none.
+
+        `GET /api/smartChargingSchedules/chargepoint/{chargePointId}` lists one schedule per connector that has
+        one; more than one for the same connector is not an answer this client can trust
+        (ChargeAmpsResponseError).
+        """
+        path = f"/api/smartChargingSchedules/chargepoint/{_segment(charge_point_id)}"
+        schedules = parse_model(_SCHEDULES, await self._call("GET", path), f"GET {path}")
+        mine = [s for s in schedules if s.connector_id == connector_id]
+        if len(mine) > 1:
+            raise ChargeAmpsResponseError(
+                f"GET {path}: {len(mine)} schedules for connector {connector_id}, expected at most one", status=200
+            )
+        return mine[0] if mine else None
 
     async def put_schedule(self, body: SmartChargingSchedule | Mapping[str, Any]) -> SmartChargingSchedule:
         """Replace a connector's whole schedule (the connector switches to `Schedule` mode); returns the stored one.

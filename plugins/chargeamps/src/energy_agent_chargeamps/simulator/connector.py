@@ -263,8 +263,7 @@ class Connector:
         limit_a = min(setting_a, self.installation_current_a)
         if self._mode == "On":
             return limit_a
-        period = self.schedule.period_at(when) if self.schedule is not None else None
-        return 0.0 if period is None else min(period.max_current_a, limit_a)
+        return 0.0 if self.schedule is None else min(self.schedule.current_at(when), limit_a)
 
     def _current_at(self, when: datetime) -> float:
         return 0.0 if self.car is None else self.car.current_a(self.offered_current_a(when))

@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from energy_agent.api import Clock
-from energy_agent_chargeamps.simulator.faults import Fault, FaultRule, FaultTable, fault_response
+from energy_agent_chargeamps.simulator.faults import Fault, FaultRule, FaultTable, echo_response, fault_response
 from energy_agent_chargeamps.simulator.request_log import LoggedRequest, redact
 from energy_agent_chargeamps.simulator.wire import NUMERIC_STATUS
 
@@ -90,6 +90,14 @@ async def _answer(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), rule.delay_s)
         return await handler(request)
+    if rule.fault is Fault.LATE_ANSWER:
+        # Applied first, answered late: the client may give up on an answer to a write the cloud holds.
+        response = await handler(request)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), rule.delay_s)
+        return response
+    if rule.fault is Fault.ECHO_BODY:
+        return echo_response(rule, await request.read())
     if rule.fault is Fault.NUMERIC_STATUS:
         request[NUMERIC_STATUS] = True
         return await handler(request)

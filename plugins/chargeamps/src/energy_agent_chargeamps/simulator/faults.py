@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -22,13 +23,22 @@ class Fault(Enum):
     SERVER_ERROR = "server_error"
     """502 (or `status`, e.g. 503) with an HTML body from the proxy in front."""
     SLOW = "slow"
-    """Answer normally, but only after `delay_s` real seconds (to trip the client's timeout)."""
+    """Hold the request `delay_s` real seconds BEFORE the API handles it, then handle it and answer (to trip the
+    client's timeout). The server does not cancel a handler whose client went away, so a write that timed out
+    on the client is still applied, late, unless the simulator stops first. See LATE_ANSWER for the opposite."""
+    LATE_ANSWER = "late_answer"
+    """Handle the request at once (a write is APPLIED), then hold the answer `delay_s` real seconds: a slow
+    answer that completes. A client that times out meanwhile sees a failure although the cloud holds the write."""
     DROP = "drop"
     """Close the connection without answering."""
     MALFORMED_JSON = "malformed_json"
     """200 with a body that is not valid JSON."""
     NUMERIC_STATUS = "numeric_status"
     """Answer normally, but with numeric codes where names are expected (e.g. connector `mode: 2`)."""
+    ECHO_BODY = "echo_body"
+    """Refuse with 400 (or `status`, a 4xx) and an error body that echoes the request body, as some clouds do:
+    the raw request text (so a password holding `"` reads JSON-escaped in it) and the parsed request. Nothing
+    is applied."""
 
 
 class FaultMode(Enum):
@@ -79,6 +89,8 @@ class FaultRule:
             raise ValueError("EVERY_NTH needs n >= 1")
         if self.fault is Fault.SERVER_ERROR and self.status is not None and not 500 <= self.status <= 599:
             raise ValueError("a SERVER_ERROR status must be 5xx")
+        if self.fault is Fault.ECHO_BODY and self.status is not None and not 400 <= self.status <= 499:
+            raise ValueError("an ECHO_BODY status must be 4xx")
         if self.retry_after_s < 0 or self.delay_s < 0:
             raise ValueError("retry_after_s and delay_s must not be negative")
         self._key = normalize_route(self.route)
@@ -138,8 +150,21 @@ MALFORMED_JSON_BODY = '{"id": "2101000123A", "connectors": [{"connectorId": 1, "
 """What a MALFORMED_JSON fault sends: JSON cut off in the middle."""
 
 
+def echo_response(rule: FaultRule, raw_body: bytes) -> web.Response:
+    """The answer of an ECHO_BODY fault: a 4xx whose body repeats the request body (text and parsed)."""
+    text = raw_body.decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(text) if text.strip() else None
+    except ValueError:
+        parsed = None
+    return web.json_response(
+        {"error": f"Could not process the request {text}", "messageCode": "INVALID_REQUEST", "request": parsed},
+        status=rule.status or 400,
+    )
+
+
 def fault_response(rule: FaultRule) -> web.Response:
-    """The answer for a fault that replaces the real one (not SLOW, DROP or NUMERIC_STATUS)."""
+    """The answer for a fault that replaces the real one (not SLOW, LATE_ANSWER, DROP, NUMERIC_STATUS, ECHO_BODY)."""
     if rule.fault is Fault.UNAUTHORIZED:
         return web.Response(status=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if rule.fault is Fault.FORBIDDEN:

@@ -248,7 +248,12 @@ def _settings_problem(body: Any, connector: Connector) -> str | None:
 
 @routes.put("/api/v5/chargepoints/{id}/connectors/{c}/settings")
 async def put_connector_settings(request: web.Request) -> web.Response:
-    """Change mode, max current and locks; a null maxCurrent means the installation's limit."""
+    """Replace the connector's settings whole; a null maxCurrent means the installation's limit.
+
+    The body is the OpenAPI CreateConnectorSettings, whose `rfidLock` and `cableLock` are plain (non-nullable)
+    booleans: a lock left out of the body is bound as false, so a PUT of only mode and current unlocks the
+    connector. A client that means to change one setting must read the others first and send them back.
+    """
     connector = _connector(request)
     body = await read_json(request)
     problem = _settings_problem(body, connector)
@@ -258,8 +263,8 @@ async def put_connector_settings(request: web.Request) -> web.Response:
     connector.apply_settings(
         mode=body["mode"],
         max_current_a=connector.installation_current_a if current is None else float(current),
-        rfid_lock=body.get("rfidLock"),
-        cable_lock=body.get("cableLock"),
+        rfid_lock=bool(body.get("rfidLock", False)),
+        cable_lock=bool(body.get("cableLock", False)),
     )
     return web.Response(status=200)
 

@@ -58,6 +58,14 @@ class StoredSchedule:
         offset_s = self._offset_us(when) / 1_000_000
         return next((p for p in self.periods if p.from_s <= offset_s < p.to_s), None)
 
+    def current_at(self, when: datetime) -> float:
+        """The current the schedule allows at `when`: its period's, `defaultCurrent` between periods, 0 when
+        the schedule is not in force (inactive, before validFrom, from validTo on)."""
+        if not self.in_force(when):
+            return 0.0
+        period = self.period_at(when)
+        return self.default_current_a if period is None else period.max_current_a
+
     def in_force(self, when: datetime) -> bool:
         """True when the schedule is active and `when` lies within validFrom/validTo."""
         if not self.is_active:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -14,7 +17,7 @@ from energy_agent_chargeamps.simulator.connector import Connector
 from energy_agent_chargeamps.simulator.edge import edge_middleware
 from energy_agent_chargeamps.simulator.faults import ANY_ROUTE, Fault, FaultMode, FaultRule, FaultTable, normalize_route
 from energy_agent_chargeamps.simulator.request_log import LoggedRequest
-from energy_agent_chargeamps.simulator.schedules import StoredSchedule
+from energy_agent_chargeamps.simulator.schedules import SchedulePeriod, StoredSchedule
 from energy_agent_chargeamps.simulator.state import Account, ChargePoint, World
 from energy_agent_chargeamps.simulator.tokens import TokenEviction
 
@@ -25,7 +28,9 @@ SHUTDOWN_TIMEOUT_S = 1.0
 class Simulator:
     """A fake Charge Amps cloud speaking the user-app API (`/api/...`) and the official API (`/api/v5/...`).
 
-    Time (token expiry, charging energy) follows the injected clock; only the SLOW fault sleeps for real.
+    Time (token expiry, charging energy) follows the injected clock; only the SLOW and LATE_ANSWER faults sleep
+    for real. The `app_*` methods change the cloud as the owner's Charge Amps phone app would, behind the back
+    of whatever client the test runs.
     """
 
     def __init__(
@@ -90,6 +95,85 @@ class Simulator:
     def unplug_car(self, charge_point_id: str, connector_id: int = 1) -> None:
         """Unplug the car and close its session."""
         self.connector(charge_point_id, connector_id).unplug()
+
+    def set_token_lifetimes(
+        self,
+        *,
+        userapp_s: float | None = None,
+        official_s: float | None = None,
+        refresh_s: float | None = None,
+    ) -> None:
+        """Change how long tokens issued from now on live (e.g. `userapp_s=60` for a short access token);
+        tokens already issued keep their `exp`. The constructor takes the same lifetimes."""
+        for value in (userapp_s, official_s, refresh_s):
+            if value is not None and value <= 0:
+                raise ValueError("token lifetimes must be positive")
+        if userapp_s is not None:
+            self._world.userapp_token_lifetime_s = userapp_s
+        if official_s is not None:
+            self._world.official_token_lifetime_s = official_s
+        if refresh_s is not None:
+            self._world.refresh_token_lifetime_s = refresh_s
+
+    # The owner's phone app, acting behind the client's back.
+
+    def app_store_schedule(
+        self,
+        charge_point_id: str,
+        connector_id: int,
+        periods: Sequence[SchedulePeriod | tuple[int, int, float]],
+        *,
+        start_of_schedule: datetime | None = None,
+        is_active: bool = True,
+        valid_from: datetime | None = None,
+        valid_to: datetime | None = None,
+        default_current_a: float = 0.0,
+        time_zone: str = "Europe/Amsterdam",
+    ) -> StoredSchedule:
+        """Replace a connector's schedule as the phone app does: a new scheduleId, the connector in Schedule mode.
+
+        `periods` are (from_s, to_s, max_current_a) offsets in seconds after `start_of_schedule` (default: this
+        week's Monday 00:00 in `time_zone`, in UTC). They are stored as given, unchecked, so a test can also plant
+        a schedule the cloud should never hold and see how a reader copes.
+        """
+        connector = self.connector(charge_point_id, connector_id)
+        if start_of_schedule is None:
+            local = self.clock.now().astimezone(ZoneInfo(time_zone))
+            monday = local.date() - timedelta(days=local.weekday())
+            start_of_schedule = datetime.combine(monday, time(0), tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
+        schedule = StoredSchedule(
+            schedule_id=self._world.next_schedule_id(),
+            charge_point_id=charge_point_id,
+            connector_id=connector_id,
+            start_of_schedule=start_of_schedule,
+            periods=tuple(p if isinstance(p, SchedulePeriod) else SchedulePeriod(*p) for p in periods),
+            is_active=is_active,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            default_current_a=default_current_a,
+            time_zone=time_zone,
+        )
+        connector.store_schedule(schedule)
+        return schedule
+
+    def app_delete_schedule(self, charge_point_id: str, connector_id: int) -> None:
+        """Delete a connector's schedule as the phone app does (the connector keeps its mode)."""
+        self.connector(charge_point_id, connector_id).delete_schedule()
+
+    def app_change_settings(
+        self,
+        charge_point_id: str,
+        connector_id: int,
+        *,
+        mode: str | None = None,
+        max_current_a: float | None = None,
+        rfid_lock: bool | None = None,
+        cable_lock: bool | None = None,
+    ) -> None:
+        """Change the connector settings that are given, as the phone app does (e.g. the owner locks the cable)."""
+        self.connector(charge_point_id, connector_id).apply_settings(
+            mode=mode, max_current_a=max_current_a, rfid_lock=rfid_lock, cable_lock=cable_lock
+        )
 
     # Faults.
 
