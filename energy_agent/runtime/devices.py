@@ -151,6 +151,7 @@ class DeviceRuntime:
             raise
         self.record.in_flight = None
         self.unsure_write = None
+        self.read_back_wanted.set()  # confirm what the device now holds (devices that can be read back)
         self.device_writes += 1
         self.last_error = None
 

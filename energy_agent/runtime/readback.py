@@ -6,8 +6,9 @@ Every read runs as a job of the device's queue, so it never overlaps a write. Th
 
 - **in sync**: the device holds what the agent wants (compared over the coming `WINDOW`, to the minute);
 - **a write that was thought failed did land**: the agent takes it as the schedule in force;
-- **nothing known** (a fresh or lost state file) while the device holds a plan: the agent takes up that plan,
-  so that the status says what the device will do;
+- **nothing written yet** (a first start): what the device holds is shown, never changed;
+- **a lost state file** (unreadable at start) while the device holds a plan: the agent takes up that plan, so
+  that the status says what the device will do;
 - **drift** (edited or deleted behind the agent's back, say in the vendor's phone app): counted, logged, and
   with `read_back.on_drift: repair` (the default, in both modes) the agent's schedule is written again and read
   back once more; with `report` it is only shown (`applied.in_sync: false` in the status).
@@ -155,10 +156,15 @@ class ReadBack:
             runtime.unsure_write = None
             runtime.changed()
             return
-        if not runtime.record.known and runtime.schedule is None and held.periods:
-            self._take_up(runtime, held, now)
-            return
         found = difference(runtime.schedule, held, now)
+        if not runtime.record.known:
+            # The agent never wrote this device (a first start) or lost its state file: nothing to repair to.
+            if runtime.record.lost and runtime.schedule is None and held.periods:
+                self._take_up(runtime, held, now)
+                return
+            runtime.observe(held, in_sync=found is None)
+            runtime.changed()
+            return
         if found is None:
             runtime.changed()
             return

@@ -40,6 +40,8 @@ class DeviceRecord:
     place)."""
     known: bool = False
     """The agent knows what it last wrote to the device (False for a new record, e.g. after a lost state file)."""
+    lost: bool = False
+    """Created after the state file was found unreadable (not saved): the device may hold a plan of the agent's."""
     in_flight: dict[str, Any] | None = None
     """A write started and not confirmed (`{"schedule": ... or None}`), saved before the device is called, so that
     a start after a kill during the write reads the device back and learns whether it landed."""
@@ -97,9 +99,12 @@ class AgentState:
     discovery_nodes: list[str] = field(default_factory=list)
     """Home Assistant discovery node ids published so far, so that a removed device's entities are removed."""
 
+    lost: bool = False
+    """The state file existed but could not be read: what the agent had written is unknown (not saved)."""
+
     def device(self, key: str) -> DeviceRecord:
         """The record for `key`, created empty on first use."""
-        return self.devices.setdefault(key, DeviceRecord())
+        return self.devices.setdefault(key, DeviceRecord(lost=self.lost))
 
     def to_json(self, *, with_devices: bool = True) -> dict[str, Any]:
         """JSON form for the state file (`with_devices=False`: without the device records)."""
@@ -149,7 +154,7 @@ class StateStore:
             return AgentState()
         except OSError as exc:
             log.warning("state file %s cannot be read (%s); starting from empty state", self.path, exc.strerror)
-            return AgentState()
+            return AgentState(lost=True)
         try:
             return AgentState.from_json(json.loads(text))
         except (ValueError, KeyError, TypeError) as exc:
@@ -160,7 +165,7 @@ class StateStore:
             except OSError as move_exc:
                 where = f"could not be moved aside ({move_exc.strerror})"
             log.warning("state file %s is corrupt (%s); %s; starting from empty state", self.path, exc, where)
-            return AgentState()
+            return AgentState(lost=True)
 
     def save(self, state: AgentState) -> None:
         """Write the state atomically (temp file + fsync + rename); raises StateError on failure."""

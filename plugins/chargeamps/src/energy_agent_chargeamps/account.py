@@ -194,12 +194,13 @@ class ChargeAmpsAccount:
             for point in points
         ]
 
-    async def reading(self, charge_point_id: str, connector_id: int) -> ConnectorReading | None:
-        """The connector's latest reading; None when the cloud does not know the connector."""
+    async def reading(self, charge_point_id: str, connector_id: int, *, fresh: bool = False) -> ConnectorReading | None:
+        """The connector's latest reading (`fresh`: read now, not from the cache of the last half poll interval);
+        None when the cloud does not know the connector."""
         async with self._read_lock:
             cached = self._readings.get(charge_point_id)
             now = self.clock.now()
-            if cached is None or (now - cached[0]).total_seconds() >= self.config.poll_interval_s / 2:
+            if cached is None or fresh or (now - cached[0]).total_seconds() >= self.config.poll_interval_s / 2:
                 self._readings.update(await self._fetch(charge_point_id, now))
                 cached = self._readings.get(charge_point_id)
         return cached[1].get(connector_id) if cached else None

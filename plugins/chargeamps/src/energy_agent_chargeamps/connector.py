@@ -213,7 +213,7 @@ class ChargeAmpsScheduleConnector(ChargeAmpsConnector):
         Nothing runs (no periods) when the cloud holds no schedule for the connector, when the schedule is
         disabled (`isActive: false`), or when the connector's mode is Off; in mode On the connector charges
         regardless of the schedule (one period over the horizon, no current limit of the schedule's). The mode
-        comes from the status reading, which may be up to half a poll interval old.
+        is read afresh with the schedule.
 
         Raises DeviceUnavailableError/DeviceAuthError when the cloud cannot be read, DeviceError when its
         answer is malformed (the message names what is wrong, never the answer itself).
@@ -221,7 +221,7 @@ class ChargeAmpsScheduleConnector(ChargeAmpsConnector):
         now = self.context.clock.now()
         horizon_end = now + timedelta(seconds=HORIZON_S)
         stored = await self.account.stored_schedule(self.charge_point_id, self.connector_id)
-        reading = await self.account.reading(self.charge_point_id, self.connector_id)
+        reading = await self.account.reading(self.charge_point_id, self.connector_id, fresh=True)
         mode = reading.mode if reading is not None else None
         self._forget_write_unless_held(stored, mode)
         if mode == "Off":

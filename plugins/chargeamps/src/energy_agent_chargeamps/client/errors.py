@@ -9,7 +9,13 @@ to echo the request, credentials included. The cloud's own error text is kept ap
 
 from __future__ import annotations
 
-from energy_agent.api import DeviceAuthError, DeviceError, DeviceRejectedError, DeviceUnavailableError
+from energy_agent.api import (
+    DeviceAuthError,
+    DeviceError,
+    DeviceRejectedError,
+    DeviceTimeoutError,
+    DeviceUnavailableError,
+)
 
 
 class ChargeAmpsError(Exception):
@@ -74,6 +80,8 @@ class ChargeAmpsRequestError(ChargeAmpsError):
 def to_device_error(exc: ChargeAmpsError) -> DeviceError:
     """Translate a client error into the agent's hierarchy; the caller raises it `from exc`."""
     message = f"Charge Amps: {exc.message}"
+    if isinstance(exc, ChargeAmpsTimeoutError):
+        return DeviceTimeoutError(message)  # the cloud may still have taken the write: the core reads it back
     if isinstance(exc, ChargeAmpsConnectionError | ChargeAmpsRateLimitError | ChargeAmpsServerError):
         return DeviceUnavailableError(message)
     if isinstance(exc, ChargeAmpsAuthError):
