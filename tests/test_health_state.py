@@ -61,7 +61,7 @@ async def test_healthz_says_503_while_the_state_cannot_be_written_and_200_after_
     assert state_file.is_file()
     async with serving(agent) as url:
         healthy = await get(f"{url}/healthz")
-        assert (healthy.status, healthy.json()) == (200, {"ok": True, "reasons": []})
+        assert (healthy.status, healthy.json()) == (200, {"ok": True, "reasons": [], "warnings": []})
 
         reason, repair = break_state_writes(state_file.parent)
         try:
@@ -84,7 +84,7 @@ async def test_healthz_says_503_while_the_state_cannot_be_written_and_200_after_
 
         async def healthy_again() -> bool:
             answer = await get(f"{url}/healthz")
-            return answer.status == 200 and answer.json() == {"ok": True, "reasons": []}
+            return answer.status == 200 and answer.json() == {"ok": True, "reasons": [], "warnings": []}
 
         await eventually_async(healthy_again)
         assert json.loads(state_file.read_text())["devices"]["charge-amps/1"]["last_command_id"] == "saved-2"

@@ -14,6 +14,7 @@ import pytest
 
 from energy_agent.testing.mosquitto import Mosquitto as Broker
 from energy_agent.testing.recorder import Recorder
+from energy_agent.web.health import health_warnings, metrics_text
 from energy_agent_chargeamps.simulator import Fault, FaultMode
 from tests.world import AMS, BASE, CP, PUT_ROUTE, World, eventually, world
 
@@ -117,6 +118,16 @@ async def test_with_on_drift_report_an_app_edit_is_shown_not_undone(w: World) ->
     await advance_until(w, lambda: w.status()["drift_count"] == 1)
     assert w.status()["applied"]["in_sync"] is False and applied_periods(w) == []
     assert len(w.sim.requests(PUT_ROUTE)) == writes
+    agent = w.agent
+    assert agent is not None
+    health = health_warnings(agent.view, [])
+    assert (
+        "charge-amps/1: holds something other than the schedule in force (1 drift(s) found since start, 0 repaired)"
+        in health
+    )
+    metrics = metrics_text(agent.view)
+    assert 'energy_agent_device_drifts_total{device="charge-amps/1",outcome="found"} 1' in metrics
+    assert 'energy_agent_device_in_sync{device="charge-amps/1"} 0' in metrics
 
 
 async def test_after_a_lost_state_file_the_status_shows_the_schedule_the_cloud_keeps(w: World) -> None:

@@ -170,6 +170,8 @@ class DeviceRuntime:
         self.record.schedule = schedule
         self.record.known = True
         self.record.in_flight = None
+        if schedule is not None and schedule.command_id is not None:
+            self.record.last_command_id = schedule.command_id  # the command that took effect after all
         self.saver.changed()
 
     async def poll_status(self) -> None:

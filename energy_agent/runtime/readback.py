@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from energy_agent.api.clock import Clock
-from energy_agent.api.devices import ScheduleReader
+from energy_agent.api.devices import ScheduleReader, ScheduleRestorer
 from energy_agent.api.domain import HeldSchedule, Period, Schedule, ScheduleSource, isoformat, merge_periods
 from energy_agent.api.errors import DeviceError
 from energy_agent.config import ReadBackSettings
@@ -153,6 +153,7 @@ class ReadBack:
                     runtime.key,
                 )
                 runtime.adopt(attempted.schedule)
+                await self._resume(runtime)
             runtime.unsure_write = None
             runtime.changed()
             return
@@ -161,6 +162,7 @@ class ReadBack:
             # The agent never wrote this device (a first start) or lost its state file: nothing to repair to.
             if runtime.record.lost and runtime.schedule is None and held.periods:
                 self._take_up(runtime, held, now)
+                await self._resume(runtime)
                 return
             runtime.observe(held, in_sync=found is None)
             runtime.changed()
@@ -206,3 +208,13 @@ class ReadBack:
         )
         runtime.adopt(schedule)
         runtime.changed()
+
+    @staticmethod
+    async def _resume(runtime: DeviceRuntime) -> None:
+        """A device that follows its schedule in memory is told the one now in force (as after a restart)."""
+        device, schedule = runtime.device, runtime.schedule
+        if isinstance(device, ScheduleRestorer) and schedule is not None:
+            try:
+                await device.restore_schedule(schedule)
+            except DeviceError as exc:
+                log.warning("%s: could not resume the schedule read back: %s", runtime.key, exc)

@@ -46,6 +46,11 @@ class DeviceView:
     status_read: bool
     """A status was read (or tried) at least once."""
     device_writes: int
+    drifts_found: int = 0
+    """Reads that found the device holding something else than the schedule in force (since start)."""
+    drifts_repaired: int = 0
+    in_sync: bool | None = None
+    """Whether the last read-back matched; None for a device that cannot be read back or was not read yet."""
 
     @functools.cached_property
     def status(self) -> dict[str, Any]:
@@ -273,6 +278,9 @@ class RuntimeView:
             status_error=runtime.status_error,
             status_read=runtime.status is not None,
             device_writes=runtime.device_writes,
+            drifts_found=runtime.drifts_found,
+            drifts_repaired=runtime.drifts_repaired,
+            in_sync=runtime.in_sync if runtime.held is not None else None,
         )
 
     def pending_device_types(self) -> list[str]:

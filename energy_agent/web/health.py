@@ -122,8 +122,16 @@ def health_reasons(view: AgentView) -> list[str]:
 
 
 def health_warnings(view: AgentView, reasons: list[str]) -> list[str]:
-    """What is wrong without making the agent unhealthy: the price source's warnings not among `reasons`."""
-    return [warning for warning in view.price_report.warnings if warning not in reasons]
+    """What is wrong without making the agent unhealthy: the price source's warnings not among `reasons`, and
+    each device read back holding something other than the schedule in force (with its drift counts)."""
+    warnings = [warning for warning in view.price_report.warnings if warning not in reasons]
+    for device in view.devices():
+        if device.in_sync is False and device.drifts_found:  # a first start's difference is no drift
+            warnings.append(
+                f"{device.key}: holds something other than the schedule in force "
+                f"({device.drifts_found} drift(s) found since start, {device.drifts_repaired} repaired)"
+            )
+    return warnings
 
 
 def metrics_text(view: AgentView) -> str:
@@ -159,6 +167,19 @@ def metrics_text(view: AgentView) -> str:
         "counter",
         "Schedules written to (or cleared on) the device.",
         [({"device": device.key}, device.device_writes) for device in devices],
+    )
+    out.family(
+        "energy_agent_device_drifts_total",
+        "counter",
+        "Read-backs that found the device holding something other than the schedule in force, and repairs.",
+        [({"device": d.key, "outcome": "found"}, d.drifts_found) for d in devices]
+        + [({"device": d.key, "outcome": "repaired"}, d.drifts_repaired) for d in devices],
+    )
+    out.family(
+        "energy_agent_device_in_sync",
+        "gauge",
+        "1 when the last read-back matched the schedule in force (devices that can be read back).",
+        [({"device": d.key}, d.in_sync) for d in devices if d.in_sync is not None],
     )
     out.metric("energy_agent_state_write_ok", "gauge", "0 while the state file cannot be written.",
                view.state_error is None)  # fmt: skip

@@ -16,7 +16,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from energy_agent.api import DeviceAuthError, DeviceError, DeviceRejectedError, DeviceUnavailableError
+from energy_agent.api import (
+    DeviceAuthError,
+    DeviceError,
+    DeviceRejectedError,
+    DeviceTimeoutError,
+    DeviceUnavailableError,
+)
 from energy_agent.testing import ManualClock
 from energy_agent_chargeamps.client import (
     ChargeAmpsAuthError,
@@ -902,7 +908,7 @@ def test_token_expiry_reads_exp_from_the_jwt() -> None:
     ("error", "expected"),
     [
         (ChargeAmpsConnectionError("x"), DeviceUnavailableError),
-        (ChargeAmpsTimeoutError("x"), DeviceUnavailableError),
+        (ChargeAmpsTimeoutError("x"), DeviceTimeoutError),
         (ChargeAmpsRateLimitError("x"), DeviceUnavailableError),
         (ChargeAmpsServerError("x", status=500), DeviceUnavailableError),
         (ChargeAmpsAuthError("x", status=401), DeviceAuthError),

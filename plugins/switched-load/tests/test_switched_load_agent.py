@@ -176,6 +176,7 @@ async def test_hems_schedule_switches_the_load_at_period_edges(
         "control_strategy": "direct",
         "max_horizon_s": 7 * 86400,
         "max_periods": 96,
+        "reads_back": False,
         "contract_versions": ["1"],
     }
 

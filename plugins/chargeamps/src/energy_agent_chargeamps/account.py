@@ -266,12 +266,14 @@ class ChargeAmpsAccount:
         client = self._open()
         assert isinstance(client, UserAppClient)
         await self._call("put_schedule", client.put_schedule(body))
+        self._readings.pop(str(body["chargePointId"]), None)  # a PUT switches the mode: read it afresh next time
 
     async def delete_schedule(self, charge_point_id: str, connector_id: int) -> None:
         """Delete a connector's weekly schedule (user-app API)."""
         client = self._open()
         assert isinstance(client, UserAppClient)
         await self._call("delete_schedule", client.delete_schedule(charge_point_id, connector_id))
+        self._readings.pop(charge_point_id, None)
 
     async def set_connector(self, charge_point_id: str, connector_id: int, *, on: bool, max_current_a: float) -> None:
         """Switch a connector On (at `max_current_a`) or Off (official API); its other settings (cable and RFID
@@ -282,3 +284,4 @@ class ChargeAmpsAccount:
             charge_point_id, connector_id, mode="On" if on else "Off", max_current_a=max_current_a
         )
         await self._call("set_connector", update)
+        self._readings.pop(charge_point_id, None)

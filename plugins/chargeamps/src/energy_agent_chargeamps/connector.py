@@ -213,7 +213,8 @@ class ChargeAmpsScheduleConnector(ChargeAmpsConnector):
         Nothing runs (no periods) when the cloud holds no schedule for the connector, when the schedule is
         disabled (`isActive: false`), or when the connector's mode is Off; in mode On the connector charges
         regardless of the schedule (one period over the horizon, no current limit of the schedule's). The mode
-        is read afresh with the schedule.
+        comes from the status reading (at most half a poll interval old, and read afresh after the agent's own
+        writes, which change it).
 
         Raises DeviceUnavailableError/DeviceAuthError when the cloud cannot be read, DeviceError when its
         answer is malformed (the message names what is wrong, never the answer itself).
@@ -221,7 +222,7 @@ class ChargeAmpsScheduleConnector(ChargeAmpsConnector):
         now = self.context.clock.now()
         horizon_end = now + timedelta(seconds=HORIZON_S)
         stored = await self.account.stored_schedule(self.charge_point_id, self.connector_id)
-        reading = await self.account.reading(self.charge_point_id, self.connector_id, fresh=True)
+        reading = await self.account.reading(self.charge_point_id, self.connector_id)
         mode = reading.mode if reading is not None else None
         self._forget_write_unless_held(stored, mode)
         if mode == "Off":
