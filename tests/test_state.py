@@ -47,7 +47,7 @@ def test_missing_file_is_empty_state(tmp_path: Path) -> None:
 def test_corrupt_file_is_moved_aside(tmp_path: Path, content: str, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "state.json").write_text(content)
     store = StateStore(tmp_path, ManualClock(T0))
-    assert store.load() == AgentState()
+    assert store.load() == AgentState(lost=True)  # empty, and known to be lost (read-back takes up what devices hold)
     aside = tmp_path / "state.json.corrupt-20261124T120000Z"
     assert aside.read_text() == content
     assert not (tmp_path / "state.json").exists()
