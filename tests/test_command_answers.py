@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ from energy_agent.testing.mosquitto import Mosquitto as Broker
 from energy_agent.testing.recorder import Recorder
 from energy_agent_chargeamps.simulator import Fault, FaultMode
 from energy_agent_chargeamps.simulator.faults import ANY_ROUTE
-from tests.world import AMS, BASE, PUT_ROUTE, World, eventually, world
+from tests.world import AMS, BASE, PUT_ROUTE, World, eventually, hems_schedule, world
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
 MODE_SET = "hems/agent/operation_mode/set"
@@ -36,14 +37,8 @@ def at(hours: float) -> str:
     return (NOW + timedelta(hours=hours)).isoformat()
 
 
-def schedule(command_id: str, start_h: float = 2, end_h: float = 3) -> dict[str, object]:
-    return {
-        "source": "hems",
-        "command_id": command_id,
-        "periods": [{"start": at(start_h), "end": at(end_h)}],
-        "max_current": 10,
-        "expires_at": at(12),
-    }
+def schedule(command_id: str, start_h: float = 2, end_h: float = 3) -> dict[str, Any]:
+    return hems_schedule(NOW, command_id, start_h, end_h)
 
 
 @pytest.fixture
@@ -54,17 +49,6 @@ async def w(broker: Broker, recorder: Recorder, tmp_path: Path) -> AsyncIterator
 
 def results(w: World, topic: str = RESULT) -> list[dict[str, object]]:
     return w.recorder.json(topic)
-
-
-async def command_over_time(w: World, payload: dict[str, object], topic: str = f"{BASE}/schedule/set") -> dict:
-    """Send a command and move the clock on until it is answered (the cloud client backs off on the clock)."""
-    before = len(results(w))
-    await w.publish(topic, json.dumps(payload).encode())
-    for _ in range(200):
-        if len(results(w)) > before:
-            return results(w)[before]
-        await w.advance(1.0, step_s=0.5)
-    raise AssertionError("no answer")
 
 
 async def test_mode_commands_take_effect_in_arrival_order_with_a_slow_cloud(w: World) -> None:
@@ -90,7 +74,7 @@ async def test_a_refusal_caused_by_a_cloud_outage_is_not_replayed(w: World) -> N
     again once the cloud is back is applied, also after a restart."""
     await w.start_agent()
     w.sim.inject(PUT_ROUTE, Fault.SERVER_ERROR, mode=FaultMode.ALWAYS, status=503)
-    refused = await command_over_time(w, schedule("c-1"))
+    refused = await w.command_over_time(schedule("c-1"))
     assert (refused["accepted"], refused["reason"], refused["retry"]) == (False, "device_unavailable", True)
     assert refused["errors"][0]["message"].startswith("the device cannot be reached now")
     await w.stop_agent()
@@ -142,9 +126,9 @@ async def test_commands_are_answered_while_the_cloud_is_down_at_start(w: World) 
         await agent.bus.wait_connected()
     assert agent.runtimes == {}
     await asyncio.sleep(0.2)  # the wildcard subscriptions follow the connection
-    answer = await command_over_time(w, schedule("early"))
+    answer = await w.command_over_time(schedule("early"))
     assert (answer["accepted"], answer["reason"], answer["retry"]) == (False, "device_unavailable", True)
-    clear = await command_over_time(w, {"command_id": "early-clear"}, topic=f"{BASE}/schedule/clear")
+    clear = await w.command_over_time({"command_id": "early-clear"}, topic=f"{BASE}/schedule/clear")
     assert (clear["command"], clear["reason"]) == ("clear", "device_unavailable")
     assert w.check_contracts() > 0
 

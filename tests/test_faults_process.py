@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import resource
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +25,7 @@ import yaml
 from energy_agent.api.clock import SystemClock
 from energy_agent.testing.mosquitto import Mosquitto as Broker
 from energy_agent_chargeamps.simulator import Simulator
+from tests.agent_process import AgentProcess, running_agent_process
 from tests.listening import listening, publish_once
 from tests.world import BASE, CP, DELETE_ROUTE, EMAIL, PASSWORD, PUT_ROUTE
 
@@ -64,32 +60,6 @@ async def sim() -> AsyncIterator[Simulator]:
         await instance.stop()
 
 
-@dataclass
-class AgentProcess:
-    """A running `energy-agent run` and the lines it wrote to stderr so far."""
-
-    process: asyncio.subprocess.Process
-    lines: list[str] = field(default_factory=list)
-
-    @property
-    def alive(self) -> bool:
-        """The process has not exited."""
-        return self.process.returncode is None
-
-    def log(self) -> str:
-        """Everything logged so far."""
-        return "\n".join(self.lines)
-
-    def rss_kib(self) -> int:
-        """Resident memory of the process now, in KiB."""
-        status = Path(f"/proc/{self.process.pid}/status")
-        if status.exists():
-            line = next(x for x in status.read_text().splitlines() if x.startswith("VmRSS:"))
-            return int(line.split()[1])
-        out = subprocess.run(["ps", "-o", "rss=", "-p", str(self.process.pid)], capture_output=True, check=True)
-        return int(out.stdout.decode().strip())
-
-
 @asynccontextmanager
 async def agent_process(
     tmp_path: Path,
@@ -115,37 +85,14 @@ async def agent_process(
             }
         )
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGY_AGENT_")}
 
     def limit_file_size() -> None:
         # Like a full disk: every write past the limit fails with EFBIG (Python ignores SIGXFSZ).
         if file_size_limit_b is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit_b, file_size_limit_b))
 
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "energy_agent", "run", "--config", str(config),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env, preexec_fn=limit_file_size,
-    )  # fmt: skip
-    running = AgentProcess(process)
-
-    async def read_stderr() -> None:
-        assert process.stderr is not None
-        async for raw in process.stderr:
-            running.lines.append(raw.decode(errors="replace").rstrip())
-
-    reader = asyncio.create_task(read_stderr())
-    try:
+    async with running_agent_process(config, preexec_fn=limit_file_size) as running:
         yield running
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(6):
-                    await process.wait()
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        await asyncio.gather(reader, return_exceptions=True)
 
 
 async def wait_ready(broker: Broker) -> None:

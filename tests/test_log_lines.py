@@ -10,10 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import os
 import re
-import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +25,7 @@ from energy_agent.cli.logs import TRACE_PREFIX, AgentLogFormatter, escape_contro
 from energy_agent.secrets import SecretMasker
 from energy_agent.testing.broker import free_port
 from energy_agent.testing.mosquitto import Mosquitto as Broker
+from tests.agent_process import running_agent_process
 
 RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) +[\w.]+: ")
 FORGED = "2026-11-30 12:00:00,000 ERROR   energy_agent: FORGED"
@@ -89,31 +87,8 @@ async def ocpp_agent(tmp_path: Path, broker: Broker, port: int) -> AsyncIterator
         },
     }
     config.write_text(yaml.safe_dump(document))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGY_AGENT_")}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "energy_agent", "run", "--config", str(config), "--log-level", "debug",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env,
-    )  # fmt: skip
-    lines: list[str] = []
-
-    async def read_stderr() -> None:
-        assert process.stderr is not None
-        async for raw in process.stderr:
-            lines.append(raw.decode(errors="replace").rstrip("\n"))
-
-    reader = asyncio.create_task(read_stderr())
-    try:
-        yield lines
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(6):
-                    await process.wait()
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        await asyncio.gather(reader, return_exceptions=True)
+    async with running_agent_process(config, "--log-level", "debug") as running:
+        yield running.lines
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:

@@ -3,7 +3,6 @@ real HTTP (user-app API, which stores the schedule in the cloud), a running agen
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -16,7 +15,7 @@ from energy_agent.testing.mosquitto import Mosquitto as Broker
 from energy_agent.testing.recorder import Recorder
 from energy_agent.web.health import health_warnings, metrics_text
 from energy_agent_chargeamps.simulator import Fault, FaultMode
-from tests.world import AMS, BASE, CP, PUT_ROUTE, World, eventually, world
+from tests.world import AMS, BASE, CP, PUT_ROUTE, World, eventually, hems_schedule, world
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
 GET_ROUTE = "GET /api/smartChargingSchedules/chargepoint/{chargePointId}"
@@ -28,13 +27,7 @@ def at(hours: float) -> str:
 
 
 def schedule(command_id: str, start_h: float = 2, end_h: float = 3) -> dict[str, Any]:
-    return {
-        "source": "hems",
-        "command_id": command_id,
-        "periods": [{"start": at(start_h), "end": at(end_h)}],
-        "max_current": 10,
-        "expires_at": at(12),
-    }
+    return hems_schedule(NOW, command_id, start_h, end_h)
 
 
 @pytest.fixture
@@ -49,29 +42,6 @@ def applied_periods(w: World) -> list[tuple[str, str]]:
     return [(p["start"], p["end"]) for p in applied["periods"]]
 
 
-async def advance_until(w: World, condition: Any, *, limit_s: float = 120) -> None:
-    """Move the clock on a second at a time until `condition()` holds (the read-back loop sleeps on it)."""
-    for _ in range(int(limit_s)):
-        if condition():
-            return
-        await w.advance(1.0, step_s=1.0)
-        await asyncio.sleep(0.01)
-    assert condition()
-
-
-async def answer_over_time(w: World, payload: dict[str, Any]) -> dict[str, Any]:
-    """Send a command, moving the clock on (the cloud client backs off on it) until it is answered."""
-    topic = f"{BASE}/schedule/result"
-    before = len(w.recorder.payloads(topic))
-    await w.publish(f"{BASE}/schedule/set", json.dumps(payload).encode())
-    for _ in range(300):
-        if len(w.recorder.payloads(topic)) > before:
-            result: dict[str, Any] = w.recorder.json(topic)[before]
-            return result
-        await w.advance(1.0, step_s=0.5)
-    raise AssertionError("no answer")
-
-
 async def test_the_cloud_is_read_at_start_and_the_status_says_what_it_holds(w: World) -> None:
     await w.start_agent(read_back={"interval_s": INTERVAL_S})
     await eventually(lambda: w.status().get("applied") is not None)
@@ -80,7 +50,7 @@ async def test_the_cloud_is_read_at_start_and_the_status_says_what_it_holds(w: W
     assert w.status()["applied"]["in_sync"] is False and applied_periods(w) == [(at(0), at(7 * 24))]
     assert w.recorder.json(f"{BASE}/capabilities")[-1]["reads_back"] is True
     await w.command(schedule("c-1"))
-    await advance_until(w, lambda: applied_periods(w) == [(at(2), at(3))])  # every write is confirmed by a read
+    await w.advance_until(lambda: applied_periods(w) == [(at(2), at(3))])  # every write is confirmed by a read
     assert w.status()["applied"]["in_sync"] is True and w.status()["drift_count"] == 0
     assert w.check_contracts() > 0
 
@@ -88,10 +58,10 @@ async def test_the_cloud_is_read_at_start_and_the_status_says_what_it_holds(w: W
 async def test_a_write_that_timed_out_but_landed_is_reported_as_in_force(w: World) -> None:
     await w.start_agent(chargeamps={"timeout_s": 0.3}, read_back={"interval_s": INTERVAL_S})
     w.sim.inject(PUT_ROUTE, Fault.LATE_ANSWER, mode=FaultMode.ALWAYS, delay_s=0.6)
-    answer = await answer_over_time(w, schedule("late"))
+    answer = await w.command_over_time(schedule("late"))
     assert (answer["accepted"], answer["reason"], answer["retry"]) == (False, "timeout", True)
     w.sim.clear_faults()
-    await advance_until(w, lambda: w.status()["schedule_source"] == "hems")
+    await w.advance_until(lambda: w.status()["schedule_source"] == "hems")
     assert w.status()["next_period_start"] == at(2)
     assert w.status()["applied"]["in_sync"] is True and applied_periods(w) == [(at(2), at(3))]
     # the HEMS's resend is then answered accepted without a second write
@@ -105,7 +75,7 @@ async def test_a_schedule_deleted_in_the_phone_app_is_noticed_and_written_again(
     await w.command(schedule("c-1"))
     writes = len(w.sim.requests(PUT_ROUTE))
     w.sim.app_delete_schedule(CP, 1)
-    await advance_until(w, lambda: w.status()["drift_count"] == 1 and w.status()["applied"]["in_sync"] is True)
+    await w.advance_until(lambda: w.status()["drift_count"] == 1 and w.status()["applied"]["in_sync"] is True)
     assert len(w.sim.requests(PUT_ROUTE)) == writes + 1
     assert applied_periods(w) == [(at(2), at(3))]
 
@@ -115,7 +85,7 @@ async def test_with_on_drift_report_an_app_edit_is_shown_not_undone(w: World) ->
     await w.command(schedule("c-1"))
     writes = len(w.sim.requests(PUT_ROUTE))
     w.sim.app_delete_schedule(CP, 1)
-    await advance_until(w, lambda: w.status()["drift_count"] == 1)
+    await w.advance_until(lambda: w.status()["drift_count"] == 1)
     assert w.status()["applied"]["in_sync"] is False and applied_periods(w) == []
     assert len(w.sim.requests(PUT_ROUTE)) == writes
     agent = w.agent

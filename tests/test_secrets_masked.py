@@ -11,9 +11,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -34,6 +31,7 @@ from energy_agent.testing.broker import free_port
 from energy_agent.testing.mosquitto import Mosquitto as Broker
 from energy_agent.web.health import mask_label_values
 from energy_agent_chargeamps.simulator import Simulator
+from tests.agent_process import running_agent_process
 from tests.listening import listening, publish_once
 from tests.world import BASE, CP, EMAIL
 
@@ -211,31 +209,8 @@ async def agent_process(tmp_path: Path, broker: Broker, cloud_url: str, health_p
             allow_unicode=True,
         )
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGY_AGENT_")}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "energy_agent", "run", "--config", str(config),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env,
-    )  # fmt: skip
-    lines: list[str] = []
-
-    async def read_stderr() -> None:
-        assert process.stderr is not None
-        async for raw in process.stderr:
-            lines.append(raw.decode(errors="replace").rstrip("\n"))
-
-    reader = asyncio.create_task(read_stderr())
-    try:
-        yield lines
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(6):
-                    await process.wait()
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        await asyncio.gather(reader, return_exceptions=True)
+    async with running_agent_process(config) as running:
+        yield running.lines
 
 
 def schedule(command_id: str) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -142,6 +142,27 @@ class World:
         result: dict[str, Any] = self.recorder.json(f"{BASE}/schedule/result")[before]
         return result
 
+    async def command_over_time(self, payload: Any, *, topic: str = f"{BASE}/schedule/set") -> dict[str, Any]:
+        """Send a command and move the clock on until it is answered (the cloud client backs off on the clock)."""
+        results = f"{BASE}/schedule/result"
+        before = len(self.recorder.payloads(results))
+        await self.publish(topic, json.dumps(payload).encode())
+        for _ in range(300):
+            if len(self.recorder.payloads(results)) > before:
+                result: dict[str, Any] = self.recorder.json(results)[before]
+                return result
+            await self.advance(1.0, step_s=0.5)
+        raise AssertionError(f"no answer to {payload!r}")
+
+    async def advance_until(self, condition: Callable[[], Any], *, limit_s: float = 120) -> None:
+        """Move the clock on a second at a time until `condition()` holds (loops that sleep on it run)."""
+        for _ in range(int(limit_s)):
+            if condition():
+                return
+            await self.advance(1.0, step_s=1.0)
+            await asyncio.sleep(0.01)
+        assert condition()
+
     def status(self) -> dict[str, Any]:
         """The last status the agent published."""
         last: dict[str, Any] = self.recorder.json(f"{BASE}/status")[-1]
@@ -165,6 +186,21 @@ class World:
             assert not problems, f"{topic}: {problems} in {instance}"
             checked += 1
         return checked
+
+
+def hems_schedule(now: datetime, command_id: str, start_h: float = 2, end_h: float = 3) -> dict[str, Any]:
+    """A HEMS schedule-set payload: one period `start_h`..`end_h` hours after `now` at 10 A, expiring at +12 h."""
+
+    def at(hours: float) -> str:
+        return (now + timedelta(hours=hours)).isoformat()
+
+    return {
+        "source": "hems",
+        "command_id": command_id,
+        "periods": [{"start": at(start_h), "end": at(end_h)}],
+        "max_current": 10,
+        "expires_at": at(12),
+    }
 
 
 @asynccontextmanager

@@ -29,3 +29,14 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         """Sleep on the event loop."""
         await asyncio.sleep(max(0.0, seconds))
+
+
+async def sleep_or_until(clock: Clock, seconds: float, wake: asyncio.Event) -> None:
+    """Sleep `seconds` on `clock`, or less when `wake` is set first (it is left set: the caller clears it)."""
+    sleeper = asyncio.ensure_future(clock.sleep(max(seconds, 0.0)))
+    waker = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+        waker.cancel()

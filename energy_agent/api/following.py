@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from energy_agent.api.clock import Clock
+from energy_agent.api.clock import Clock, sleep_or_until
 from energy_agent.api.domain import Period, Schedule
 from energy_agent.api.errors import DeviceError
 
@@ -78,10 +78,4 @@ class ScheduleFollower:
             now = self.clock.now()
             change = self.schedule.next_change(now) if self.schedule else None
             wait_s = self.recheck_s if change is None else min(self.recheck_s, (change - now).total_seconds())
-            sleeper = asyncio.create_task(self.clock.sleep(max(wait_s, 0.0)))
-            waker = asyncio.create_task(self._wake.wait())
-            try:
-                await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                waker.cancel()
+            await sleep_or_until(self.clock, wait_s, self._wake)

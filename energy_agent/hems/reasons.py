@@ -16,6 +16,7 @@ from energy_agent.api.errors import (
     DeviceTimeoutError,
     DeviceUnavailableError,
 )
+from energy_agent.hems.commands import Issue
 
 
 class Reason(Enum):
@@ -67,3 +68,10 @@ def describe(error: DeviceError) -> str:
         Reason.DEVICE_AUTH: "the device refused the agent's credentials",
     }.get(reason, "the device refused it")
     return f"{lead}: {error}"
+
+
+RETAINED = Issue(
+    "$",
+    "a retained command is never applied (it would be replayed at every restart); publish commands with retain=false",
+)
+"""The error of every command refused for `Reason.RETAINED`, on every command topic."""

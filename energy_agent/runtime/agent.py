@@ -131,7 +131,7 @@ class Agent:
                     log.warning("%s: could not resume the restored schedule: %s", runtime.key, exc)
         for runtime in runtimes:
             self._spawn(self._device_loop(runtime), f"device {runtime.key}")
-            if self.readback.can_read(runtime):
+            if runtime.reads_back:
                 self._spawn(self.readback.run(runtime), f"read-back {runtime.key}")
             self.events.emit(DeviceAdded(runtime.key))
 

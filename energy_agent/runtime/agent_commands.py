@@ -18,7 +18,7 @@ from energy_agent.api.errors import DeviceError
 from energy_agent.config import StandaloneSettings
 from energy_agent.hems.commands import Issue, parse_operation_mode_set
 from energy_agent.hems.payloads import dumps, mode_result_payload
-from energy_agent.hems.reasons import Reason
+from energy_agent.hems.reasons import RETAINED, Reason
 from energy_agent.hems.topics import Topics
 from energy_agent.mqtt.bus import InboundMessage, MqttBus
 from energy_agent.runtime.devices import DeviceRuntime, PlanInfo
@@ -97,9 +97,7 @@ class AgentCommands:
         """Plain (not async): a refusal is answered at once, a valid command takes its place in the queue now."""
         parsed = parse_operation_mode_set(message.payload)
         if message.retain:
-            issue = Issue("$", "a retained command is never applied (it would be replayed at every restart); "
-                          "publish commands with retain=false")  # fmt: skip
-            self._reply(message, parsed.command_id, self._modes.mode, [issue], Reason.RETAINED)
+            self._reply(message, parsed.command_id, self._modes.mode, [RETAINED], Reason.RETAINED)
         elif parsed.operation_mode is None:
             log.warning("operation mode command refused: %s", "; ".join(e.message for e in parsed.errors))
             self._reply(message, parsed.command_id, self._modes.mode, parsed.errors, Reason.INVALID)
@@ -109,15 +107,14 @@ class AgentCommands:
                 if parsed.operation_mode is self._modes.target
                 else self.switch(parsed.operation_mode, "MQTT command")
             )
-            future.add_done_callback(
-                lambda done: (
+
+            def answer(done: asyncio.Future[OperationMode]) -> None:
+                if done.cancelled() or done.exception() is not None:
+                    log.error("operation mode command failed", exc_info=None if done.cancelled() else done.exception())
+                else:
                     self._reply(message, parsed.command_id, done.result(), (), None)
-                    if not done.cancelled() and done.exception() is None
-                    else log.error(
-                        "operation mode command failed", exc_info=None if done.cancelled() else done.exception()
-                    )
-                )
-            )
+
+            future.add_done_callback(answer)
 
     def _reply(
         self,

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from energy_agent.api.clock import Clock
-from energy_agent.api.devices import Device
+from energy_agent.api.devices import Device, ScheduleReader
 from energy_agent.api.domain import ChargerState, DeviceStatus, HeldSchedule, Schedule, isoformat
 from energy_agent.api.errors import DeviceAuthError, DeviceError, DeviceRejectedError
 from energy_agent.hems.payloads import DeviceFacts
@@ -99,6 +99,11 @@ class DeviceRuntime:
             return None
         return schedule
 
+    @property
+    def reads_back(self) -> bool:
+        """The device can say what it holds (`ScheduleReader`): its writes are confirmed by reading it back."""
+        return isinstance(self.device, ScheduleReader)
+
     def submit(self, job: Callable[[], Awaitable[T]]) -> Awaitable[T]:
         """Queue a job that writes this device; it runs after every job submitted before it."""
         return self.queue.submit(job)
@@ -130,10 +135,12 @@ class DeviceRuntime:
         return not unchanged
 
     async def _write(self, schedule: Schedule | None) -> None:
-        """Write the device; a write that may or may not have landed is read back soon (see `unsure_write`)."""
+        """Write the device. On a device that reads back, the write is saved as in flight first (a kill during the
+        call leaves it on disk) and a write that may or may not have landed is read back soon (`unsure_write`)."""
         attempt = Attempt(schedule)
-        self.record.in_flight = attempt.to_json()
-        await self.saver.flush()  # a kill during the call leaves the attempt on disk
+        if self.reads_back:
+            self.record.in_flight = attempt.to_json()
+            await self.saver.flush()
         try:
             if schedule is None:
                 await self.device.clear_schedule()
@@ -142,16 +149,17 @@ class DeviceRuntime:
         except DeviceError as exc:
             self.last_error = str(exc)
             log.warning("%s: device write failed: %s", self.key, exc)
-            if isinstance(exc, DeviceRejectedError | DeviceAuthError):
-                self.record.in_flight = None  # refused outright: it did not land
-            else:
-                self.unsure_write = attempt
-                self.read_back_wanted.set()
-            self.saver.changed()
+            if self.reads_back:
+                if isinstance(exc, DeviceRejectedError | DeviceAuthError):
+                    self.record.in_flight = None  # refused outright: it did not land
+                else:
+                    self.unsure_write = attempt
+                    self.read_back_wanted.set()
+                self.saver.changed()
             raise
         self.record.in_flight = None
         self.unsure_write = None
-        self.read_back_wanted.set()  # confirm what the device now holds (devices that can be read back)
+        self.read_back_wanted.set()  # confirm what the device now holds
         self.device_writes += 1
         self.last_error = None
 

@@ -18,7 +18,6 @@ are heard from the first second, before the devices are built.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections import OrderedDict
@@ -38,7 +37,7 @@ from energy_agent.hems.commands import (
     parse_schedule_set,
 )
 from energy_agent.hems.payloads import dumps, result_payload
-from energy_agent.hems.reasons import Reason, describe, reason_for
+from energy_agent.hems.reasons import RETAINED, Reason, describe, reason_for
 from energy_agent.hems.topics import TOPIC_ID_RE, Topics
 from energy_agent.mqtt.bus import InboundMessage, MqttBus
 from energy_agent.runtime.devices import DeviceRuntime
@@ -53,16 +52,6 @@ REMEMBERED_RESULTS = 32
 """Applied commands remembered per device for duplicate detection (the last one also across restarts)."""
 SET = "set"
 CLEAR = "clear"
-
-
-def _logged(job: Awaitable[None]) -> None:
-    """Log the failure of a queued command, which nobody awaits (its answer is its only outcome)."""
-
-    def report(done: asyncio.Future[None]) -> None:
-        if not done.cancelled() and done.exception() is not None:
-            log.error("HEMS command failed", exc_info=done.exception())
-
-    asyncio.ensure_future(job).add_done_callback(report)
 
 
 def _dedup_key(command_id: str, payload: bytes) -> str:
@@ -105,11 +94,9 @@ class HemsCommands:
             return
         self._watched.add(device_type)
         base = f"{self._topics.prefix}/{device_type}/+/schedule"
-        self._bus.subscribe_messages(f"{base}/{SET}", lambda m: self._heard(device_type, SET, m))
-        self._bus.subscribe_messages(f"{base}/{CLEAR}", lambda m: self._heard(device_type, CLEAR, m))
-
-    def _heard(self, device_type: str, command: str, message: InboundMessage) -> None:
-        self._arrived(device_type, command, message)
+        # the bus runs the returned job as a task of its own and logs its failure (the answer is its only outcome)
+        self._bus.subscribe_messages(f"{base}/{SET}", lambda m: self._arrived(device_type, SET, m))
+        self._bus.subscribe_messages(f"{base}/{CLEAR}", lambda m: self._arrived(device_type, CLEAR, m))
 
     def attach(self, runtime: DeviceRuntime) -> None:
         """Take commands for one device from now on (its type is watched if it was not already)."""
@@ -125,7 +112,8 @@ class HemsCommands:
 
     # -- arrival: judged at once, queued only when the device must be written ----------------------
     async def handle(self, device_type: str, command: str, message: InboundMessage) -> None:
-        """Take one command as if it had just arrived and wait until it is answered (tests and fuzzers)."""
+        """Take one command as if it had just arrived and wait until it is answered (tests and fuzzers; a failure
+        of the job is raised here)."""
         job = self._arrived(device_type, command, message)
         if job is not None:
             await job
@@ -140,50 +128,31 @@ class HemsCommands:
             self._answer_absent(device_type, topic_id, command, message)
             return None
         runtime.record.last_hems_command_at = self._clock.now()
+        wanted = None
         if command == SET:
-            command_id, refusal, wanted = self._judge_set(runtime, message)
+            limits = CommandLimits.from_capabilities(runtime.device.capabilities)
+            wanted = parse_schedule_set(message.payload, now=self._clock.now(), tz=self._zone, limits=limits)
+            command_id, errors, warnings = wanted.command_id, wanted.errors, wanted.warnings
         else:
-            command_id, refusal, wanted = *self._judge_clear(message), None
+            command_id, errors = parse_clear(message.payload)
+            warnings = ()
+        refusal = self._refusal_before_device(command, command_id, message)
+        if refusal is None and errors:
+            refusal = result_payload(
+                command=command, command_id=command_id, accepted=False, errors=errors, warnings=warnings,
+                reason=Reason.INVALID,
+            )  # fmt: skip
+            log.warning("%s: %s refused: %s", runtime.key, command, "; ".join(f"{e.path}: {e.message}" for e in errors))
         if refusal is not None:
             self._answer(runtime, message, refusal, command_id=command_id)
             return None
-        job = runtime.submit(lambda: self._apply(runtime, command, message, wanted, command_id))
-        _logged(job)
-        return job
-
-    def _judge_set(
-        self, runtime: DeviceRuntime, message: InboundMessage
-    ) -> tuple[str | None, dict[str, Any] | None, ParsedCommand]:
-        limits = CommandLimits.from_capabilities(runtime.device.capabilities)
-        parsed = parse_schedule_set(message.payload, now=self._clock.now(), tz=self._zone, limits=limits)
-        refusal = self._refusal_before_device(SET, parsed.command_id, message)
-        if refusal is None and parsed.schedule is None:
-            refusal = result_payload(
-                command=SET, command_id=parsed.command_id, accepted=False, errors=parsed.errors,
-                warnings=parsed.warnings, reason=Reason.INVALID,
-            )  # fmt: skip
-            problems = "; ".join(f"{e.path}: {e.message}" for e in parsed.errors)
-            log.warning("%s: schedule refused: %s", runtime.key, problems)
-        return parsed.command_id, refusal, parsed
-
-    def _judge_clear(self, message: InboundMessage) -> tuple[str | None, dict[str, Any] | None]:
-        command_id, errors = parse_clear(message.payload)
-        refusal = self._refusal_before_device(CLEAR, command_id, message)
-        if refusal is None and errors:
-            refusal = result_payload(
-                command=CLEAR, command_id=command_id, accepted=False, errors=errors, reason=Reason.INVALID
-            )
-        return command_id, refusal
+        return runtime.submit(lambda: self._apply(runtime, command, message, wanted, command_id))
 
     def _refusal_before_device(
         self, command: str, command_id: str | None, message: InboundMessage
     ) -> dict[str, Any] | None:
         if message.retain:
-            return self._refusal(
-                command, command_id, Reason.RETAINED,
-                Issue("$", "a retained command is never applied (it would be replayed at every restart); "
-                      "publish commands with retain=false"),
-            )  # fmt: skip
+            return self._refusal(command, command_id, Reason.RETAINED, RETAINED)
         if not self._modes.takes_hems_commands:
             return self._refusal(
                 command, command_id, Reason.WRONG_MODE,

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Mapping
 
 from energy_agent.api.clock import Clock
-from energy_agent.api.devices import ScheduleReader
 from energy_agent.hems.payloads import AgentFacts, capabilities_payload, dumps, status_payload
 from energy_agent.hems.topics import Topics
 from energy_agent.mqtt.bus import MqttBus, NotConnectedError
@@ -79,7 +78,7 @@ class StatusPublisher:
         """Publish one device's retained capabilities now; skipped quietly while disconnected."""
         device = runtime.device
         payload = capabilities_payload(
-            device.device_type, device.topic_id, device.capabilities, reads_back=isinstance(device, ScheduleReader)
+            device.device_type, device.topic_id, device.capabilities, reads_back=runtime.reads_back
         )
         with contextlib.suppress(NotConnectedError):
             self._bus.send(self._topics.capabilities(device.device_type, device.topic_id), dumps(payload), retain=True)

@@ -19,12 +19,11 @@ or the one the owner configured (standalone); an owner who wants the app to win 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from energy_agent.api.clock import Clock
+from energy_agent.api.clock import Clock, sleep_or_until
 from energy_agent.api.devices import ScheduleReader, ScheduleRestorer
 from energy_agent.api.domain import HeldSchedule, Period, Schedule, ScheduleSource, isoformat, merge_periods
 from energy_agent.api.errors import DeviceError
@@ -45,12 +44,11 @@ AFTER_UNSURE_WRITE_S = 5.0
 
 
 def _clipped(periods: tuple[Period, ...], start: datetime, end: datetime) -> list[Period]:
-    kept = [
+    return [
         Period(max(p.start, start), min(p.end, end), p.max_current_a)
         for p in merge_periods(periods)
         if p.end > start and p.start < end
     ]
-    return kept
 
 
 def wanted_periods(schedule: Schedule | None, now: datetime) -> tuple[Period, ...]:
@@ -73,18 +71,17 @@ def difference(schedule: Schedule | None, held: HeldSchedule, now: datetime) -> 
         return None
     want = _clipped(wanted_periods(schedule, now), now, until)
     have = _clipped(held.periods, now, until)
-    if len(want) != len(have):
-        return f"the device holds {_describe(have)}; the agent wants {_describe(want)}"
-    for wanted, found in zip(want, have, strict=True):
-        if abs(wanted.start - found.start) > TIME_TOLERANCE or abs(wanted.end - found.end) > TIME_TOLERANCE:
-            return f"the device holds {_describe(have)}; the agent wants {_describe(want)}"
-        if (
-            wanted.max_current_a is not None
-            and found.max_current_a is not None
-            and abs(wanted.max_current_a - found.max_current_a) > CURRENT_TOLERANCE_A
-        ):
-            return f"the device holds {_describe(have)}; the agent wants {_describe(want)}"
-    return None
+    if len(want) == len(have) and all(_same(w, h) for w, h in zip(want, have, strict=True)):
+        return None
+    return f"the device holds {_describe(have)}; the agent wants {_describe(want)}"
+
+
+def _same(wanted: Period, found: Period) -> bool:
+    """Equal within the tolerances; a current is compared only where both sides limit it."""
+    edges_match = abs(wanted.start - found.start) <= TIME_TOLERANCE and abs(wanted.end - found.end) <= TIME_TOLERANCE
+    if wanted.max_current_a is None or found.max_current_a is None:
+        return edges_match
+    return edges_match and abs(wanted.max_current_a - found.max_current_a) <= CURRENT_TOLERANCE_A
 
 
 def _describe(periods: list[Period]) -> str:
@@ -107,31 +104,25 @@ class ReadBack:
     modes: ModeControl
     clock: Clock
 
-    @staticmethod
-    def can_read(runtime: DeviceRuntime) -> bool:
-        """True for a device that can say what it holds."""
-        return isinstance(runtime.device, ScheduleReader)
-
     async def run(self, runtime: DeviceRuntime) -> None:
-        """Read the device at start, after unsure writes, and every `interval_s` (a task per device)."""
-        if not self.can_read(runtime):
-            return
+        """Read the device at start, soon after every write, and every `interval_s` (a task per device that
+        reads back)."""
         while True:
             await runtime.submit(lambda: self.check(runtime))
             delay_s = AFTER_UNSURE_WRITE_S if runtime.unsure_write else self.settings.interval_s
-            sleeper = asyncio.ensure_future(self.clock.sleep(delay_s))
-            woken = asyncio.ensure_future(runtime.read_back_wanted.wait())
-            try:
-                await asyncio.wait([sleeper, woken], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                woken.cancel()
+            await sleep_or_until(self.clock, delay_s, runtime.read_back_wanted)
             if runtime.read_back_wanted.is_set():
                 runtime.read_back_wanted.clear()
-                await self.clock.sleep(AFTER_UNSURE_WRITE_S)
+                await self.clock.sleep(AFTER_UNSURE_WRITE_S)  # the device may still be taking the write
 
     async def check(self, runtime: DeviceRuntime) -> None:
-        """Read the device once and act on the difference (run as a job of the device's queue)."""
+        """Read the device once and act on what it holds (run as a job of the device's queue)."""
+        held = await self._read(runtime)
+        if held is not None:
+            await self._act(runtime, held)
+        runtime.changed()
+
+    async def _read(self, runtime: DeviceRuntime) -> HeldSchedule | None:
         device = runtime.device
         assert isinstance(device, ScheduleReader)
         try:
@@ -140,13 +131,15 @@ class ReadBack:
             if runtime.read_error != str(exc):
                 log.warning("%s: could not read back what the device holds: %s", runtime.key, exc)
             runtime.read_error = str(exc)
-            runtime.changed()
-            return
+            return None
         runtime.read_error = None
+        return held
+
+    async def _act(self, runtime: DeviceRuntime, held: HeldSchedule) -> None:
         now = self.clock.now()
-        runtime.observe(held, in_sync=True)
         attempted = runtime.unsure_write
         if attempted is not None and difference(attempted.schedule, held, now) is None:
+            runtime.unsure_write = None
             if difference(runtime.schedule, held, now) is not None:
                 log.warning(
                     "%s: the write that was not confirmed did reach the device; it is now the schedule in force",
@@ -154,48 +147,46 @@ class ReadBack:
                 )
                 runtime.adopt(attempted.schedule)
                 await self._resume(runtime)
-            runtime.unsure_write = None
-            runtime.changed()
+            runtime.observe(held, in_sync=True)
             return
         found = difference(runtime.schedule, held, now)
-        if not runtime.record.known:
-            # The agent never wrote this device (a first start) or lost its state file: nothing to repair to.
-            if runtime.record.lost and runtime.schedule is None and held.periods:
-                self._take_up(runtime, held, now)
+        if found is None or not runtime.record.known:
+            # In sync, or the agent never wrote this device (a first start) or lost its state file: nothing to
+            # repair to; after a lost state file the plan the device holds is taken up.
+            if (
+                found is not None
+                and runtime.record.lost
+                and runtime.schedule is None
+                and self._take_up(runtime, held, now)
+            ):
                 await self._resume(runtime)
-                return
+                found = None
             runtime.observe(held, in_sync=found is None)
-            runtime.changed()
-            return
-        if found is None:
-            runtime.changed()
             return
         runtime.drifts_found += 1
         runtime.observe(held, in_sync=False)
         if self.settings.on_drift == "report":
             log.warning("%s: drift: %s (read_back.on_drift: report, left as it is)", runtime.key, found)
-            runtime.changed()
             return
         log.warning("%s: drift: %s; writing the agent's schedule again", runtime.key, found)
+        device = runtime.device
+        assert isinstance(device, ScheduleReader)
         try:
             await runtime.rewrite()
             held = await device.read_schedule()
         except DeviceError as exc:
             log.warning("%s: drift not repaired yet: %s", runtime.key, exc)
-            runtime.changed()
             return
         repaired = difference(runtime.schedule, held, self.clock.now()) is None
         runtime.observe(held, in_sync=repaired)
-        if repaired:
-            runtime.drifts_repaired += 1
-        runtime.changed()
+        runtime.drifts_repaired += int(repaired)
 
-    def _take_up(self, runtime: DeviceRuntime, held: HeldSchedule, now: datetime) -> None:
-        """The agent has no record of what it wrote (fresh or lost state) but the device holds a plan: take it up
-        until its last held period ends, so the status tells what the device will do."""
+    def _take_up(self, runtime: DeviceRuntime, held: HeldSchedule, now: datetime) -> bool:
+        """The state file was lost but the device holds a plan: take it up until its last held period ends, so the
+        status tells what the device will do. False when nothing is held in the coming WINDOW."""
         periods = tuple(_clipped(held.periods, now, now + WINDOW))
         if not periods:
-            return
+            return False
         source = ScheduleSource.HEMS if self.modes.takes_hems_commands else ScheduleSource.STANDALONE
         expires = held.valid_until or periods[-1].end
         schedule = Schedule(periods=periods, source=source, expires_at=expires)
@@ -207,7 +198,7 @@ class ReadBack:
             isoformat(expires),
         )
         runtime.adopt(schedule)
-        runtime.changed()
+        return True
 
     @staticmethod
     async def _resume(runtime: DeviceRuntime) -> None:
