@@ -295,8 +295,9 @@ def settings_class(registry: Registered) -> type[CoreSettings]:
     return create_model("Settings", __base__=CoreSettings, **fields)
 
 
-def _is_secret(path: str) -> bool:
-    return any(part in path for part in SECRET_KEY_PARTS)
+def is_secret_key(name: str) -> bool:
+    """Whether a config key (or key path) of this name holds a secret."""
+    return any(part in name.lower() for part in SECRET_KEY_PARTS)
 
 
 def _format_error(error: Any, allowed: dict[str, list[str]]) -> str:
@@ -311,7 +312,7 @@ def _format_error(error: Any, allowed: dict[str, list[str]]) -> str:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"{path}: unknown key{hint}"
     message = error["msg"].removeprefix("Value error, ")
-    if "input" in error and not _is_secret(path) and error["type"] not in ("missing", "value_error"):
+    if "input" in error and not is_secret_key(path) and error["type"] not in ("missing", "value_error"):
         shown = repr(error["input"])
         if len(shown) <= 60:
             message += f" (got {shown})"

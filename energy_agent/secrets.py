@@ -23,7 +23,7 @@ from urllib.parse import quote, quote_plus
 
 from pydantic import BaseModel, SecretStr
 
-from energy_agent.config import SECRET_KEY_PARTS
+from energy_agent.config import is_secret_key
 
 MASK = "***"
 _USER_KEYS = ("username", "user", "email", "login", "id", "charge_point_id")
@@ -127,11 +127,6 @@ class SecretMasker:
             if self.found_in(masked):  # a secret spelled across JSON's own syntax: mask the text as well
                 masked = self.mask(masked)
         return masked.encode() if isinstance(payload, bytes) else masked
-
-
-def is_secret_key(name: str) -> bool:
-    """Whether a config key of this name holds a secret."""
-    return any(part in name.lower() for part in SECRET_KEY_PARTS)
 
 
 def configured_secrets(settings: Any) -> tuple[list[str], list[str]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -71,18 +71,14 @@ def merge_curves(old: PriceCurve | None, new: PriceCurve, keep_after: datetime |
         probe = index
         while probe < len(covered) and covered[probe].start < slot.end and start < slot.end:
             if covered[probe].start > start:
-                kept.append(_part(slot, start, covered[probe].start))
+                kept.append(replace(slot, start=start, end=covered[probe].start))
             start = max(start, covered[probe].end)
             probe += 1
         if start < slot.end:
-            kept.append(slot if start == slot.start else _part(slot, start, slot.end))
+            kept.append(replace(slot, start=start))
     if not kept:
         return new
     return PriceCurve.from_slots([*kept, *new.slots])
-
-
-def _part(slot: PriceSlot, start: datetime, end: datetime) -> PriceSlot:
-    return PriceSlot(start=start, end=end, price_eur_kwh=slot.price_eur_kwh, spot_eur_kwh=slot.spot_eur_kwh)
 
 
 @dataclass(frozen=True, slots=True)
