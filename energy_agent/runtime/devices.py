@@ -79,8 +79,12 @@ class DeviceRuntime:
     """The last write whose outcome is unknown (timeout, unreachable, killed during it), until read back."""
     queue: SerialQueue = field(init=False)
     read_back_wanted: asyncio.Event = field(init=False)
+    reads_back: bool = field(init=False)
+    """The device can say what it holds (`ScheduleReader`): its writes are confirmed by reading it back. Checked
+    once: a Protocol isinstance check costs microseconds, too many for every write."""
 
     def __post_init__(self) -> None:
+        self.reads_back = isinstance(self.device, ScheduleReader)
         self.queue = SerialQueue()
         self.read_back_wanted = asyncio.Event()
         if self.record.in_flight is not None:
@@ -98,11 +102,6 @@ class DeviceRuntime:
         if schedule is not None and schedule.is_expired(self.clock.now()):
             return None
         return schedule
-
-    @property
-    def reads_back(self) -> bool:
-        """The device can say what it holds (`ScheduleReader`): its writes are confirmed by reading it back."""
-        return isinstance(self.device, ScheduleReader)
 
     def submit(self, job: Callable[[], Awaitable[T]]) -> Awaitable[T]:
         """Queue a job that writes this device; it runs after every job submitted before it."""
@@ -140,7 +139,7 @@ class DeviceRuntime:
         attempt = Attempt(schedule)
         if self.reads_back:
             self.record.in_flight = attempt.to_json()
-            await self.saver.flush()
+            await self.saver.write_ahead()
         try:
             if schedule is None:
                 await self.device.clear_schedule()

@@ -191,8 +191,10 @@ class StateStore:
                 lines.append(f"  {json.dumps(key)}: {_compact(document[key])}")
         return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
 
-    def write(self, payload: bytes) -> None:
-        """Write encoded state atomically; safe to run in a worker thread. Raises StateError on failure."""
+    def write(self, payload: bytes, *, durable: bool = True) -> None:
+        """Write encoded state atomically; safe to run in a worker thread. Raises StateError on failure.
+
+        `durable=False` skips the fsync: the file then survives a killed process, not a lost machine."""
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.state_dir)
@@ -200,7 +202,8 @@ class StateStore:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(payload)
                     handle.flush()
-                    os.fsync(handle.fileno())
+                    if durable:
+                        os.fsync(handle.fileno())
                 os.replace(tmp, self.path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -228,6 +231,7 @@ class StateSaver:
         self.state = state
         self._dirty = False
         self._task: asyncio.Task[None] | None = None
+        self._writing: asyncio.Future[None] | None = None
 
     def changed(self) -> None:
         """The state changed: write it soon (or now, when no event loop runs, e.g. in a tool)."""
@@ -245,10 +249,24 @@ class StateSaver:
             await asyncio.sleep(PERSIST_DELAY_S)
             self._dirty = False
             payload = self.store.encode(self.state)
+            self._writing = asyncio.ensure_future(asyncio.to_thread(self.store.write, payload))
             try:
-                await asyncio.to_thread(self.store.write, payload)
+                await self._writing
             except StateError as exc:
                 log.error("%s; the agent keeps running with its state in memory", exc)
+            finally:
+                self._writing = None
+
+    async def write_ahead(self) -> None:
+        """Write the state now, before a device call whose outcome a kill would leave unknown (the in-flight
+        write). It does not wait out the coalescing window, only a write already under way, and it skips the
+        fsync: it guards against a killed process, not a lost machine; the durable write follows as usual."""
+        if self._writing is not None:
+            await asyncio.gather(self._writing, return_exceptions=True)
+        try:
+            self.store.write(self.store.encode(self.state), durable=False)
+        except StateError as exc:
+            log.error("%s; the agent keeps running with its state in memory", exc)
 
     async def flush(self) -> None:
         """Write the state now, after any write under way (start and shutdown)."""
