@@ -18,6 +18,7 @@ from energy_agent.api.clock import Clock
 from energy_agent.api.devices import Device, ScheduleReader
 from energy_agent.api.domain import ChargerState, DeviceStatus, HeldSchedule, Schedule, isoformat
 from energy_agent.api.errors import DeviceAuthError, DeviceError, DeviceRejectedError
+from energy_agent.api.planning import EnergySummary
 from energy_agent.hems.payloads import DeviceFacts
 from energy_agent.runtime.events import DeviceChanged, Events
 from energy_agent.runtime.serial import SerialQueue
@@ -34,6 +35,8 @@ class PlanInfo:
     threshold_active: bool = False
     no_eligible_slots: bool = False
     warnings: tuple[str, ...] = ()
+    energy: EnergySummary | None = None
+    """What the plan delivers by the departure (policy `ready-by`); None under any other policy."""
 
 
 @dataclass(frozen=True)
@@ -235,4 +238,6 @@ class DeviceRuntime:
             held=self.held,
             in_sync=bool(self.in_sync),
             drift_count=self.drifts_found,
+            energy=self.plan.energy,
+            charge_now=self.record.charge_now_since is not None,
         )
