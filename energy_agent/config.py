@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -123,6 +124,11 @@ class StandaloneSettings(Section):
         None,
         description="ready-by: the departure in the agent's zone, 'HH:MM' every day or a map weekday (mon..sun) "
         "to 'HH:MM' (days left out have none); quote times in YAML. The next one ahead of now is used.",
+    )
+    departure_once: AwareDatetime | None = Field(
+        None,
+        description="ready-by: a one-off departure (ISO 8601 with offset), usually set at run time; it replaces the "
+        "daily ready_by until it has passed.",
     )
     energy_kwh: float | None = Field(
         None, gt=0, le=1000, description="ready-by: energy to add per session (kWh, at the charger); or target_soc."
