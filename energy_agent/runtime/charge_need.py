@@ -14,13 +14,18 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from energy_agent.api.devices import Device, PolicyOptionsSource, controls_current
-from energy_agent.api.domain import ChargerState, DeviceStatus
+from energy_agent.api.domain import ChargerState, DeviceStatus, Schedule, ScheduleSource
 from energy_agent.config import StandaloneSettings
 from energy_agent.standalone.departure import next_departure
 
-DEVICE_KEYS = ("ready_by", "energy_kwh", "charge_power_kw")
-"""Ready-by inputs a device may set for itself in its `policy_options` (a water heater's own departure and energy),
-in place of the `standalone` section's."""
+DEVICE_KEYS = {
+    "ready_by": "ready_by",
+    "energy_kwh": "energy_kwh",
+    "charge_power_kw": "charge_power_kw",
+    "price_cap_eur_kwh": "price_threshold",
+}
+"""Ready-by inputs a device may set for itself in its `policy_options` (a water heater's own departure, energy and
+cap), and the `standalone` setting each replaces."""
 PLUGGED_STATES = frozenset({ChargerState.PLUGGED_IN, ChargerState.CHARGING})
 
 
@@ -95,12 +100,23 @@ class ReadyByInputs(NamedTuple):
 def device_settings(settings: StandaloneSettings, device: Device) -> StandaloneSettings:
     """The settings in force with the device's own ready-by inputs (`DEVICE_KEYS` in its policy options) applied."""
     options: Mapping[str, Any] = device.policy_options if isinstance(device, PolicyOptionsSource) else {}
-    own = {key: options[key] for key in DEVICE_KEYS if options.get(key) is not None}
+    own = {setting: options[key] for key, setting in DEVICE_KEYS.items() if options.get(key) is not None}
     if not own:
         return settings
     if "ready_by" in own or "energy_kwh" in own:
         own.setdefault("target_soc", None)  # the device's own energy replaces a state-of-charge target
     return StandaloneSettings.model_validate({**settings.model_dump(), **own})
+
+
+def delivered_by_schedule(schedule: Schedule | None, since: datetime | None, now: datetime, power_kw: float) -> float:
+    """The energy an on/off device (which meters no session) delivered following `schedule` between `since` (the
+    last departure; None: any time) and `now`, at its rating."""
+    if schedule is None:
+        return 0.0
+    hours = sum(
+        max(0.0, (min(p.end, now) - max(p.start, since or p.start)).total_seconds()) / 3600 for p in schedule.periods
+    )
+    return power_kw * hours
 
 
 def session_energy(status: DeviceStatus | None) -> float | None:
@@ -119,12 +135,22 @@ def ready_by_inputs(
     now: datetime,
     zone: ZoneInfo,
     soc_percent: float | None = None,
+    schedule: Schedule | None = None,
 ) -> ReadyByInputs:
-    """The departure, the energy still needed and the power for one device; ValueError on a bad device input."""
+    """The departure, the energy still needed and the power for one device; ValueError on a bad device input.
+
+    A charger's delivered energy is its session meter. An on/off device meters no session: what it delivered since
+    the last departure is counted from the standalone `schedule` in force it followed, at its rating.
+    """
     own = device_settings(settings, device)
     capabilities = device.capabilities
     rating = capabilities.extra.get("power_kw")
     session = session_energy(status)
+    departures = own.departure_schedule
+    if not controls_current(capabilities) and isinstance(rating, int | float) and rating > 0:
+        since = departures.last_at_or_before(now, zone) if departures is not None else None
+        ours = schedule if schedule is not None and schedule.source is ScheduleSource.STANDALONE else None
+        session = delivered_by_schedule(ours, since, now, float(rating))
     need = charge_need(
         own,
         max_current_a=capabilities.max_current_a if controls_current(capabilities) else None,
@@ -133,5 +159,5 @@ def ready_by_inputs(
         soc_percent=soc_percent,
         device_power_kw=float(rating) if isinstance(rating, int | float) and rating > 0 else None,
     )
-    departure = next_departure(own.departure_schedule, now, zone, own.departure_once)
+    departure = next_departure(departures, now, zone, own.departure_once)
     return ReadyByInputs(departure, need.energy_needed_kwh, need.power_kw, session)

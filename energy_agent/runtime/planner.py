@@ -7,7 +7,7 @@ session's energy has grown by `SESSION_STEP_KWH` since the last plan, when the s
 when the departure passes.
 
 A plan that asks the device for what the schedule in force asks from now on makes no device write: periods
-that already ended do not count, nor a last period's end that moved by less than a minute (the ready-by
+that already ended do not count, nor a last period's end that moved by a minute or less (the ready-by
 rule's own rounding; without this, every re-plan during the last, partly used slot would move it by
 seconds). "Charge now" (`charge_now`) replaces the plan with full power until the car is unplugged.
 Only planning runs here; the policies themselves are pure (`energy_agent.standalone`).
@@ -24,12 +24,12 @@ from zoneinfo import ZoneInfo
 
 from energy_agent.api.clock import Clock, sleep_or_until
 from energy_agent.api.devices import DeviceType, PolicyOptionsSource, controls_current
-from energy_agent.api.domain import Period, PriceCurve, Schedule, ScheduleSource
+from energy_agent.api.domain import Period, PriceCurve, Schedule, ScheduleSource, merge_periods
 from energy_agent.api.errors import DeviceError
 from energy_agent.api.planning import DEFAULT_STANDALONE_POLICY, Plan, PlanRequest, StandalonePolicy
 from energy_agent.config import StandaloneSettings
 from energy_agent.prices.board import PriceBoard, curve_freshness
-from energy_agent.runtime.charge_need import PLUGGED_STATES, ready_by_inputs, session_energy
+from energy_agent.runtime.charge_need import PLUGGED_STATES, device_settings, ready_by_inputs, session_energy
 from energy_agent.runtime.devices import DeviceRuntime, PlanInfo
 from energy_agent.runtime.events import AgentChanged, DeviceChanged, Events
 from energy_agent.runtime.modes import ModeControl
@@ -44,7 +44,8 @@ SESSION_STEP_KWH = 0.5
 CHARGE_NOW_MAX = timedelta(hours=24)
 """"Charge now" holds at most this long (a car plugged in for a day is full)."""
 ROUNDING = timedelta(minutes=1)
-"""The ready-by rule rounds the last part up to whole minutes: an end moved by less is not worth a device write."""
+"""The ready-by rule rounds the last part up to whole minutes: an end moved by this much or less is not worth a
+device write."""
 
 
 def _from_now(schedule: Schedule, now: datetime) -> list[Period]:
@@ -58,16 +59,19 @@ def same_from_now(current: Schedule | None, new: Schedule | None, now: datetime)
     if current.max_current_a != new.max_current_a or current.expires_at != new.expires_at:
         return False
     held, wanted = _from_now(current, now), _from_now(new, now)
-    if len(held) != len(wanted):
-        return False
-    if not held:
-        return True
-    last_held, last_wanted = held[-1], wanted[-1]
-    return (
-        held[:-1] == wanted[:-1]
-        and (last_held.start, last_held.max_current_a) == (last_wanted.start, last_wanted.max_current_a)
-        and abs(last_held.end - last_wanted.end) < ROUNDING
+    return len(held) == len(wanted) and all(
+        (a.start, a.max_current_a) == (b.start, b.max_current_a) and abs(a.end - b.end) <= ROUNDING
+        for a, b in zip(held, wanted, strict=True)
     )
+
+
+def with_history(current: Schedule | None, new: Schedule, now: datetime) -> Schedule:
+    """`new` from `now` on, after what the standalone schedule in force held before `now`: a ready-by plan starts at
+    now, and the part already run stays on record (it is the energy an on/off device has delivered)."""
+    if current is None or current.source is not ScheduleSource.STANDALONE:
+        return new
+    past = [Period(p.start, min(p.end, now), p.max_current_a) for p in current.periods if p.start < now]
+    return replace(new, periods=merge_periods([*past, *_from_now(new, now)]))
 
 
 class StandalonePlanner:
@@ -125,6 +129,8 @@ class StandalonePlanner:
         runtime = self._watched.get(event.key)  # a dict lookup: this runs for every status change of every device
         if runtime is None or runtime.status is None:
             return
+        if not controls_current(runtime.device.capabilities):
+            return  # an on/off load: running is not a car plugged in, and it meters no session
         plugged = runtime.status.state in PLUGGED_STATES
         was = self._plugged.get(runtime.key)
         self._plugged[runtime.key] = plugged
@@ -198,11 +204,18 @@ class StandalonePlanner:
         )
         if name == READY_BY:
             inputs = ready_by_inputs(
-                params, device, runtime.status, now=now, zone=self.zone, soc_percent=self.soc_percent
+                params,
+                device,
+                runtime.status,
+                now=now,
+                zone=self.zone,
+                soc_percent=self.soc_percent,
+                schedule=runtime.schedule,
             )
             self._planned_session_kwh[runtime.key] = inputs.session_energy_kwh or 0.0
             request = replace(
                 request,
+                price_threshold_eur_kwh=device_settings(params, device).price_threshold,
                 ready_by=inputs.ready_by,
                 energy_needed_kwh=inputs.energy_needed_kwh,
                 power_kw=inputs.power_kw,
@@ -298,6 +311,8 @@ class StandalonePlanner:
             else:
                 self.last_plans[runtime.key] = plan
                 plan_info = PlanInfo(plan.threshold_active, plan.no_eligible_slots, plan.warnings, plan.energy)
+                if plan.energy is not None:
+                    schedule = with_history(runtime.schedule, schedule, now)
 
         async def write() -> None:
             if not self._modes.standalone_in_force:
