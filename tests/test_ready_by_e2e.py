@@ -142,3 +142,31 @@ async def test_charge_now_runs_at_full_power_until_the_car_is_unplugged(ready_by
     await ready_by.advance_until(lambda: ready_by.status()["charge_now"] is False, limit_s=180)
     await eventually(lambda: len(ready_by.writes(PUT_ROUTE)) == 3)
     assert charged(ready_by) == expected_charging(ready_by.clock.now(), 22)
+
+
+async def test_target_soc_plans_from_the_state_of_charge_on_an_mqtt_topic(
+    broker: Broker, recorder: Recorder, tmp_path: Path
+) -> None:
+    prices = tmp_path / "prices.json"
+    shutil.copy(EXAMPLE_PRICES, prices)
+    standalone = {
+        "policy": "ready-by",
+        "ready_by": "07:00",
+        "target_soc": 80,
+        "battery_kwh": 60,
+        "soc_topic": "car/soc",
+        "charge_efficiency": 0.9,
+    }
+    async with world(broker, recorder, tmp_path, NOW) as w:
+        await w.start_agent(
+            operation_mode="standalone", prices={"source": "file", "path": str(prices)}, standalone=standalone
+        )
+        await eventually(lambda: any("energy_needed_kwh" in x for x in w.status()["warnings"]))
+        assert w.writes(PUT_ROUTE) == [], "no plan while the state of charge is unknown"
+        await w.publish("car/soc", "50")  # (80 - 50) % of 60 kWh / 0.9 = 20 kWh at the charger
+        await eventually(lambda: len(w.writes(PUT_ROUTE)) == 1)
+        assert charged(w) == expected_charging(NOW, 20.0)
+        await w.publish("car/soc", '{"soc": "lots"}')  # refused: the plan stays
+        await w.publish("car/soc", '{"soc": 65}')  # 10 kWh
+        await eventually(lambda: len(w.writes(PUT_ROUTE)) == 2)
+        assert charged(w) == expected_charging(NOW, 10.0)
