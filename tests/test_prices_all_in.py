@@ -23,6 +23,7 @@ from energy_agent.config import load_settings
 from energy_agent.prices.all_in import AllInPrice, AllInSink, AllInSource
 from energy_agent.prices.board import PriceBoard
 from energy_agent.prices.sources import PRICE_SOURCE_TYPES
+from energy_agent.standalone.ready_by import POLICY as READY_BY
 from energy_agent.standalone.unique_levels import POLICY
 from energy_agent.testing.clock import ManualClock
 
@@ -163,6 +164,18 @@ def test_the_cap_applies_to_the_all_in_price_and_the_explanation_shows_both() ->
     ]
     assert [(p.start, p.end) for p in plan.periods] == [(T0, T0 + HOUR), (T0 + 2 * HOUR, T0 + 4 * HOUR)]
     assert plan.threshold_active
+
+
+def test_the_ready_by_explanation_shows_both_prices_too() -> None:
+    curve = VAT_AND_FEES.apply(spot_curve([0.10, 0.13, 0.05, 0.10]))
+    request = PlanRequest(curve, T0, AMS, 0.25, 16, ready_by=T0 + 4 * HOUR, energy_needed_kwh=11, power_kw=11)
+    slots = READY_BY.plan(request).explanation["days"][0]["slots"]
+    assert [(s["price"], s["spot_price"], s["status"]) for s in slots] == [
+        (0.221, 0.10, SlotStatus.NOT_NEEDED.value),
+        (0.2573, 0.13, SlotStatus.ABOVE_THRESHOLD.value),
+        (0.1605, 0.05, SlotStatus.SELECTED.value),
+        (0.221, 0.10, SlotStatus.NOT_NEEDED.value),
+    ]
 
 
 def test_without_a_formula_the_explanation_keeps_its_keys() -> None:

@@ -51,9 +51,11 @@ def _periods(verdicts: Sequence[SlotVerdict], tz: tzinfo) -> list[PeriodJson]:
 
 
 def day_json(day: date, verdicts: Sequence[SlotVerdict], tz: tzinfo) -> DayJson:
-    """One local day: every slot with its verdict, the cap's effect, and the periods used (`levels` is empty)."""
-    slots: list[SlotJson] = [
-        {
+    """One local day: every slot with its verdict, the cap's effect, and the periods used (`levels` is empty);
+    `spot_price` beside `price` when the slot carries a spot price (an all-in formula applies)."""
+    slots: list[SlotJson] = []
+    for verdict in verdicts:
+        entry: SlotJson = {
             "start": local_iso(verdict.slot.start, tz),
             "end": local_iso(verdict.slot.end, tz),
             "price": verdict.slot.price_eur_kwh,
@@ -61,8 +63,9 @@ def day_json(day: date, verdicts: Sequence[SlotVerdict], tz: tzinfo) -> DayJson:
             "rank": verdict.rank,
             "energy_kwh": round(verdict.energy_kwh, ENERGY_DECIMALS),
         }
-        for verdict in verdicts
-    ]
+        if verdict.slot.spot_eur_kwh is not None:
+            entry["spot_price"] = verdict.slot.spot_eur_kwh
+        slots.append(entry)
     excluded = sum(1 for verdict in verdicts if verdict.status is SlotStatus.ABOVE_THRESHOLD)
     usable = sum(1 for verdict in verdicts if verdict.status in (SlotStatus.SELECTED, SlotStatus.NOT_NEEDED))
     return {
