@@ -4,20 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 import typer
 
-from energy_agent.api import DEFAULT_STANDALONE_POLICY, AppOptions, ConfigError, DeviceContext, DeviceType, hookimpl
+from energy_agent.api import (
+    DEFAULT_STANDALONE_POLICY,
+    AppOptions,
+    ConfigError,
+    Device,
+    DeviceContext,
+    DeviceType,
+    hookimpl,
+)
 from energy_agent_chargeamps.account import ChargeAmpsAccount, ChargePointInfo
 from energy_agent_chargeamps.app_options import APP_OPTIONS
 from energy_agent_chargeamps.config import ChargeAmpsConfig
 from energy_agent_chargeamps.connector import DEVICE_TYPE, ChargeAmpsConnector, ChargeAmpsScheduleConnector
+from energy_agent_ocpp.plugin import create_connectors as create_ocpp_connectors
 
 
-async def create_connectors(config: ChargeAmpsConfig, context: DeviceContext) -> list[ChargeAmpsConnector]:
-    """One device per configured connector of each charge point (all owned ones unless one is named)."""
+async def create_connectors(config: ChargeAmpsConfig, context: DeviceContext) -> Sequence[Device]:
+    """One device per configured connector: of the charger connected to the agent's OCPP central system (api:
+    ocpp), or of each charge point of the account (all owned ones unless one is named)."""
+    if config.api == "ocpp":
+        return create_ocpp_connectors(config.central_system(), context, device_type=DEVICE_TYPE)
+    return await create_cloud_connectors(config, context)
+
+
+async def create_cloud_connectors(config: ChargeAmpsConfig, context: DeviceContext) -> list[ChargeAmpsConnector]:
+    """One device per configured connector of each charge point of the account (all owned ones unless one is named)."""
     account = ChargeAmpsAccount(config, context.clock, metrics=context.metrics)
     if config.charge_point_id is not None:
         points = [ChargePointInfo(config.charge_point_id, config.charge_point_id, tuple(config.connector_ids))]
