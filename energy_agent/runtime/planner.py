@@ -1,9 +1,10 @@
 """Standalone planning at run time: prices in, a policy's plan per device, written through the device's queue.
 
 Re-plans when the price curve changes, when the local day changes, every `retry_s` (so a failed write or
-stale prices are retried), when a standalone setting changes, and when standalone takes over (a mode switch
-or the HEMS fallback). A plan that equals the schedule in force makes no device write (the runtime compares
-whole plans). Only planning runs here; the policies themselves are pure (`energy_agent.standalone`).
+stale prices are retried), when a device is back online (a charger that connects after the agent planned),
+when a standalone setting changes, and when standalone takes over (a mode switch or the HEMS fallback). A plan
+that equals the schedule in force makes no device write (the runtime compares whole plans). Only planning runs
+here; the policies themselves are pure (`energy_agent.standalone`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from energy_agent.api.planning import Plan, PlanRequest, StandalonePolicy
 from energy_agent.config import StandaloneSettings
 from energy_agent.prices.board import PriceBoard, curve_freshness
 from energy_agent.runtime.devices import DeviceRuntime, PlanInfo
-from energy_agent.runtime.events import AgentChanged, Events
+from energy_agent.runtime.events import AgentChanged, DeviceOnline, Events
 from energy_agent.runtime.modes import ModeControl
 
 log = logging.getLogger(__name__)
@@ -58,15 +59,22 @@ class StandalonePlanner:
         self.last_plans: dict[str, Plan] = {}
         board.subscribe(self._on_curve)
         events.subscribe(AgentChanged, self._on_agent_change)
+        events.subscribe(DeviceOnline, self._on_device_online)
 
     async def _on_curve(self, curve: PriceCurve) -> None:
         await self.replan("new prices")
 
     def _on_agent_change(self, event: AgentChanged) -> None:
         if event.reason in REPLAN_ON:
-            task = asyncio.get_running_loop().create_task(self.replan(event.reason), name="replan")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._replan_soon(event.reason)
+
+    def _on_device_online(self, event: DeviceOnline) -> None:
+        self._replan_soon(f"{event.key} back online")
+
+    def _replan_soon(self, reason: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.replan(reason), name="replan")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def policy_name(self, runtime: DeviceRuntime) -> str | None:
         """The standalone policy that plans this device; None when its type names none."""
