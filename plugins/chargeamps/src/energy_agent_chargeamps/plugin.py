@@ -119,6 +119,14 @@ def register_commands(cli: typer.Typer) -> None:
         broker: Annotated[
             str | None, typer.Option(help="HOST:PORT of a broker to use instead of the embedded one.")
         ] = None,
+        ocpp: Annotated[
+            bool,
+            typer.Option(
+                "--ocpp",
+                help="Drive the charger over local OCPP 1.6J (api: ocpp): a simulated charge point connects to the "
+                "agent's central system, instead of a HALO behind the simulated Charge Amps cloud.",
+            ),
+        ] = False,
         duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     ) -> None:
         """Zero-setup demo: embedded broker, simulated charger and car, today's prices, and a live agent."""
@@ -127,7 +135,7 @@ def register_commands(cli: typer.Typer) -> None:
 
         try:
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(run_demo(broker=broker, duration_s=duration))
+                asyncio.run(run_demo(broker=broker, ocpp=ocpp, duration_s=duration))
         except EmbeddedBrokerMissing as exc:
             typer.echo(f"error: {exc} (--broker HOST:PORT)", err=True)
             raise typer.Exit(1) from None
