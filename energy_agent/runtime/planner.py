@@ -1,15 +1,15 @@
 """Standalone planning at run time: prices in, a policy's plan per device, written through the device's queue.
 
 Re-plans when the price curve changes, when the local day changes, every `retry_s` (so a failed write or
-stale prices are retried), when a standalone setting changes, and when standalone takes over (a mode switch
-or the HEMS fallback). Under the `ready-by` policy also when a car is plugged in or unplugged, when the
-session's energy has grown by `SESSION_STEP_KWH` since the last plan, when the state of charge changes, and
-when the departure passes.
+stale prices are retried), when a device is back online (a charger that connects after the agent planned),
+when a standalone setting changes, and when standalone takes over (a mode switch or the HEMS fallback).
+Under the `ready-by` policy also when a car is plugged in or unplugged, when the session's energy has grown
+by `SESSION_STEP_KWH` since the last plan, when the state of charge changes, and when the departure passes.
 
 A plan that asks the device for what the schedule in force asks from now on makes no device write: periods
-that already ended do not count, nor a last period's end that moved by a minute or less (the ready-by
-rule's own rounding; without this, every re-plan during the last, partly used slot would move it by
-seconds). "Charge now" (`charge_now`) replaces the plan with full power until the car is unplugged.
+that already ended do not count, nor an end that moved by a minute or less (the ready-by rule's own
+rounding; without this, every re-plan during the last, partly used slot would move it by seconds). "Charge
+now" (`charge_now`) replaces the plan with full power until the car is unplugged.
 Only planning runs here; the policies themselves are pure (`energy_agent.standalone`).
 """
 
@@ -31,7 +31,7 @@ from energy_agent.config import StandaloneSettings
 from energy_agent.prices.board import PriceBoard, curve_freshness
 from energy_agent.runtime.charge_need import PLUGGED_STATES, device_settings, ready_by_inputs, session_energy
 from energy_agent.runtime.devices import DeviceRuntime, PlanInfo
-from energy_agent.runtime.events import AgentChanged, DeviceChanged, Events
+from energy_agent.runtime.events import AgentChanged, DeviceChanged, DeviceOnline, Events
 from energy_agent.runtime.modes import ModeControl
 from energy_agent.standalone.ready_by import POLICY_NAME as READY_BY
 
@@ -111,6 +111,7 @@ class StandalonePlanner:
         board.subscribe(self._on_curve)
         events.subscribe(AgentChanged, self._on_agent_change)
         events.subscribe(DeviceChanged, self._on_device_change)
+        events.subscribe(DeviceOnline, self._on_device_online)
 
     async def _on_curve(self, curve: PriceCurve) -> None:
         await self.replan("new prices")
@@ -118,6 +119,9 @@ class StandalonePlanner:
     def _on_agent_change(self, event: AgentChanged) -> None:
         if event.reason in REPLAN_ON:
             self._replan_soon(event.reason)
+
+    def _on_device_online(self, event: DeviceOnline) -> None:
+        self._replan_soon(f"{event.key} back online")
 
     def _replan_soon(self, reason: str) -> None:
         task = asyncio.get_running_loop().create_task(self.replan(reason), name="replan")
