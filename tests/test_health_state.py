@@ -75,6 +75,8 @@ async def test_healthz_says_503_while_the_state_cannot_be_written_and_200_after_
             await eventually_async(unhealthy)
             samples = parse_prometheus((await get(f"{url}/metrics")).text)
             assert value(samples, "energy_agent_state_write_ok") == 0
+            # the write-ahead failed first; let the coalesced write after the command fail too, before the repair
+            await agent.saver.flush()
         finally:
             repair()
 
