@@ -2,7 +2,7 @@
 
 A real Mosquitto, the Charge Amps simulator over real HTTP and a running agent. The add-on's payload shapes (no
 `source`, the HEMS named in `source_id`, times without an offset) are accepted and reach the simulated cloud
-exactly.
+exactly; the payloads of the guide's section on moving from the add-on produce the cloud schedules it shows.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from tests.world import AMS, BASE, CP, PUT_ROUTE, World, eventually, world
 # Wednesday 2026-11-25 10:00 in Amsterdam; the charger's week starts Monday 2026-11-23 00:00 local.
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
 WEEK_START_UTC = "2026-11-22T23:00:00Z"
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "hems-integration.md"
+GUIDE_SECTION = "## Moving from the charge-amps-monitor add-on"
 CHARGER_DEVICE = "homeassistant/device/energy_agent_charge-amps_1/config"
 SOURCE_ID = "battery-optimizer"
 
@@ -172,3 +174,23 @@ async def test_a_source_id_of_64_characters_is_kept_whole(w: World) -> None:
     result = await w.command({"periods": [{"start": local(2), "end": local(4)}], "source_id": name})
     assert result["accepted"]
     await eventually(lambda: w.status()["hems_source_id"] == name)
+
+
+def guide_examples() -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The (payload, cloud schedule) pairs of the guide's section on the add-on: JSON blocks, in order."""
+    section = GUIDE.read_text(encoding="utf-8").split(GUIDE_SECTION, 1)[1].split("\n## ", 1)[0]
+    blocks = [json.loads(part.split("\n```", 1)[0]) for part in section.split("```json\n")[1:]]
+    pairs = [(blocks[i], blocks[i + 1]) for i in range(len(blocks) - 1) if "periods" in blocks[i]]
+    assert len(pairs) == 2, "the guide shows the Monday and the week's-end examples"
+    assert all("schedulePeriods" in cloud for _, cloud in pairs)
+    return pairs
+
+
+@pytest.mark.parametrize(("payload", "cloud"), guide_examples(), ids=["monday-local", "across-the-week-end"])
+async def test_the_guides_examples_reach_the_cloud_as_shown(
+    w: World, payload: dict[str, Any], cloud: dict[str, Any]
+) -> None:
+    assert (await w.command(payload))["accepted"]
+    stored = held(w)
+    assert {key: stored[key] for key in cloud} == cloud
+    assert w.writes(PUT_ROUTE)[-1]["schedulePeriods"] == cloud["schedulePeriods"]
