@@ -325,8 +325,12 @@ async def test_hems_integration_examples_run_against_a_real_agent(hems_world: Wo
         assert example.block.marker == "doc-test", f"{example.block.where}: no background blocks in this guide"
         output = await run_example(example, code if example.block.lang == "python" else setup + code, cwd=work, env=env)
         assert_output(example, output, substitute=substitute)
-    # plan-1, plan-4 and py-1 reached the cloud; the repeat of plan-4 was answered from memory
-    assert [w["schedulePeriods"] != [] for w in hems_world.writes(PUT_ROUTE)] == [True, True, True]
+    # plan-1, plan-4, py-1 and the add-on's schedule reached the cloud; the repeat of plan-4 was answered from
+    # memory, the half-read schedule refused
+    assert [w["schedulePeriods"] != [] for w in hems_world.writes(PUT_ROUTE)] == [True, True, True, True]
+    assert hems_world.agent is not None
+    held = hems_world.agent.runtimes["charge-amps/1"].record.schedule
+    assert held is not None and held.source_id == "battery-optimizer"
     assert hems_world.check_contracts() > 10
 
 

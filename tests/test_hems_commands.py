@@ -168,13 +168,56 @@ def test_schema_errors(fields: dict[str, Any], path: str) -> None:
     assert refused_at(parse(command(period("2025-12-04T22:00:00Z", "2025-12-04T23:00:00Z"), **fields))) == [path]
 
 
-def test_missing_source_and_periods() -> None:
+def test_periods_are_required_and_source_is_not() -> None:
     parsed = parse(b"{}")
-    assert refused_at(parsed) == ["$", "$"]
-    assert {issue.message for issue in parsed.errors} == {
-        "'source' is a required property",
-        "'periods' is a required property",
-    }
+    assert [(issue.path, issue.message) for issue in parsed.errors] == [("$", "'periods' is a required property")]
+
+
+# --- predecessor payloads (contract 1.3): no `source`, the HEMS named in `source_id` ------------------------
+
+
+def test_a_predecessor_payload_is_accepted_with_its_source_id_and_local_times() -> None:
+    payload = json.dumps(
+        {
+            "periods": [{"start": "2025-12-04T23:00:00", "end": "2025-12-05T01:00:00", "max_current": 10}],
+            "expires_at": "2025-12-05T23:59:59",
+            "source_id": "battery-optimizer",
+        }
+    ).encode()
+    parsed = parse(payload)
+    assert parsed.schedule is not None, parsed.errors
+    assert parsed.schedule.source is ScheduleSource.HEMS
+    assert parsed.schedule.source_id == "battery-optimizer"
+    assert parsed.schedule.periods == (Period(at("2025-12-04T22:00:00Z"), at("2025-12-05T00:00:00Z"), 10.0),)
+    assert parsed.schedule.expires_at == at("2025-12-05T22:59:59Z")
+    assert paths(parsed.warnings) == ["$.expires_at", "$.periods[0].start", "$.periods[0].end"]
+
+
+@pytest.mark.parametrize("source_id", ["h", "battery-optimizer", "x" * 64, "Zonne-optimalisatie ☀"])
+def test_source_id_of_1_to_64_characters_is_kept(source_id: str) -> None:
+    parsed = parse(command(period("2025-12-04T22:00:00Z", "2025-12-04T23:00:00Z"), source_id=source_id))
+    assert parsed.schedule is not None and parsed.schedule.source_id == source_id
+
+
+def test_a_null_source_id_means_unnamed() -> None:
+    parsed = parse(command(period("2025-12-04T22:00:00Z", "2025-12-04T23:00:00Z"), source_id=None))
+    assert parsed.schedule is not None and parsed.schedule.source_id is None
+
+
+@pytest.mark.parametrize(
+    ("source_id", "message"),
+    [("", "'' should be non-empty"), ("x" * 65, f"'{'x' * 65}' is too long"), (7, "7 is not of type 'string'")],
+)
+def test_source_id_outside_1_to_64_characters_is_refused(source_id: Any, message: str) -> None:
+    parsed = parse(command(period("2025-12-04T22:00:00Z", "2025-12-04T23:00:00Z"), source_id=source_id))
+    assert [(issue.path, issue.message) for issue in parsed.errors] == [("$.source_id", message)]
+
+
+def test_a_source_other_than_hems_is_refused_with_a_hint_at_source_id() -> None:
+    parsed = parse(command(period("2025-12-04T22:00:00Z", "2025-12-04T23:00:00Z"), source="battery-optimizer"))
+    assert [(issue.path, issue.message) for issue in parsed.errors] == [
+        ("$.source", "'hems' was expected; a HEMS names itself in source_id")
+    ]
 
 
 def test_command_id_is_echoed_even_when_refused() -> None:
@@ -193,15 +236,15 @@ def test_an_invalid_command_id_is_not_echoed() -> None:
 
 def test_unknown_fields_of_a_newer_minor_are_ignored_with_a_warning_each() -> None:
     payload = command(
-        period("2025-12-04T22:00:00Z", "2025-12-04T23:00:00Z"), contract_version="1.3", priority=1, mode="eco"
+        period("2025-12-04T22:00:00Z", "2025-12-04T23:00:00Z"), contract_version="1.4", priority=1, mode="eco"
     )
     parsed = parse(payload)
     assert parsed.accepted
     assert paths(parsed.warnings) == ["$.priority", "$.mode"]
-    assert all("1.3 is newer than this agent's 1.2" in w.message for w in parsed.warnings)
+    assert all("1.4 is newer than this agent's 1.3" in w.message for w in parsed.warnings)
 
 
-@pytest.mark.parametrize("version", [None, "1", "1.0", "1.1", "1.2"])
+@pytest.mark.parametrize("version", [None, "1", "1.0", "1.1", "1.2", "1.3"])
 def test_unknown_fields_are_refused_for_our_own_version(version: str | None) -> None:
     fields: dict[str, Any] = {"priority": 1}
     if version is not None:
@@ -642,13 +685,15 @@ _WILD_PERIOD = st.fixed_dictionaries(
 _PERIOD = st.one_of(_good_period(), _good_period(), _good_period(), _WILD_PERIOD)
 
 _NEAR_SCHEMA = st.fixed_dictionaries(
-    {"source": st.sampled_from(["hems", "hems", "hems", "standalone"])},
+    {},
     optional={
+        "source": st.sampled_from(["hems", "hems", "hems", "standalone"]),
+        "source_id": st.one_of(st.text(max_size=70), st.integers(), st.none()),
         "periods": st.one_of(st.lists(_PERIOD, max_size=10), st.lists(_good_period(), max_size=6), st.text(max_size=5)),
         "max_current": st.one_of(st.sampled_from([6, 10, 16]), _currents()),
         "expires_at": st.one_of(st.builds(_format, _instants(), _OFFSETS), _wild_times()),
         "command_id": st.one_of(st.text(max_size=70), st.integers(), st.none()),
-        "contract_version": st.sampled_from(["1", "1.0", "1.1", "1.7", "2", "2.0", "01", "", None]),
+        "contract_version": st.sampled_from(["1", "1.0", "1.3", "1.4", "1.7", "2", "2.0", "01", "", None]),
         "note": st.text(max_size=10),
     },
 )
@@ -664,6 +709,7 @@ def _check_consistent(parsed: ParsedCommand, now: datetime, limits: CommandLimit
         return
     assert schedule.source is ScheduleSource.HEMS
     assert schedule.command_id == parsed.command_id
+    assert schedule.source_id is None or 1 <= len(schedule.source_id) <= 64
     assert schedule.max_current_a is not None
     assert limits.min_current_a <= schedule.max_current_a <= limits.max_current_a
     horizon_end = now + timedelta(seconds=limits.horizon_s)

@@ -127,7 +127,8 @@ def merge_periods(periods: Iterable[Period]) -> tuple[Period, ...]:
 class Schedule:
     """What a device is told to do: charge (or run) during `periods`, at most `max_current_a`, until `expires_at`.
 
-    Periods are sorted and do not overlap. An empty schedule means "do not run".
+    Periods are sorted and do not overlap. An empty schedule means "do not run". `source_id` names the HEMS that
+    sent it, when it named itself; like `command_id`, it changes nothing the device is asked to do.
     """
 
     periods: tuple[Period, ...]
@@ -135,6 +136,7 @@ class Schedule:
     max_current_a: float | None = None
     expires_at: datetime | None = None
     command_id: str | None = None
+    source_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.expires_at is not None:
@@ -176,7 +178,7 @@ class Schedule:
         return replace(self, periods=tuple(p for p in self.periods if p.end > when))
 
     def same_plan(self, other: Schedule | None) -> bool:
-        """True when `other` asks the device for the same thing (ignoring command id)."""
+        """True when `other` asks the device for the same thing (ignoring command id and source id)."""
         return (
             other is not None
             and self.periods == other.periods
@@ -192,6 +194,7 @@ class Schedule:
             "max_current": self.max_current_a,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "command_id": self.command_id,
+            "source_id": self.source_id,
         }
 
     @classmethod
@@ -204,6 +207,7 @@ class Schedule:
             max_current_a=data.get("max_current"),
             expires_at=datetime.fromisoformat(expires) if expires else None,
             command_id=data.get("command_id"),
+            source_id=data.get("source_id"),
         )
 
 

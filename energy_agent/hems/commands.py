@@ -130,7 +130,9 @@ def parse_schedule_set(payload: bytes, *, now: datetime, tz: ZoneInfo, limits: C
         found.error("$.periods", f"{len(periods)} periods; at most {limits.max_periods} are accepted")
         return ParsedCommand(None, command_id, tuple(found.errors), ())
     for problem in contracts.validate(SCHEDULE_SET_CONTRACT, document):
-        found.error(problem.path, problem.message)
+        # A HEMS written for the predecessor add-on may put its own name in `source`; say where it goes.
+        hint = "; a HEMS names itself in source_id" if problem.path == "$.source" else ""
+        found.error(problem.path, problem.message + hint)
     if found.errors:
         # Later checks rely on the shapes the schema guarantees.
         return ParsedCommand(None, command_id, _capped(found.errors), ())
@@ -240,6 +242,7 @@ def _build_schedule(
             max_current_a=_schedule_current(max_current, limits),
             expires_at=expires_at,
             command_id=command_id,
+            source_id=document.get("source_id"),
         )
     except ValueError as exc:  # the checks above should make this unreachable; refuse rather than crash
         found.error("$", f"schedule could not be built: {exc}")

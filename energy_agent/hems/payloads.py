@@ -100,6 +100,7 @@ def status_payload(device: DeviceFacts, agent: AgentFacts, now: datetime) -> dic
         "last_hems_command_at": _local(device.last_hems_command_at, zone),
         "schedule_expires_at": _local(schedule.expires_at if schedule else None, zone),
         "max_current": schedule.max_current_a if schedule else None,
+        "hems_source_id": schedule.source_id if schedule else None,
         "total_energy_kwh": _rounded(status.total_energy_kwh),
         "online": status.online,
         "last_command_id": device.last_command_id,

@@ -135,6 +135,15 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         icon="mdi:clock-outline",
     ),
     EntityDescription(
+        key="hems_source_id",
+        platform=Platform.SENSOR,
+        name="HEMS source",
+        field="hems_source_id",
+        value_template=text_of("hems_source_id"),
+        description="The `source_id` the HEMS named itself by in the schedule in force; unknown when there is none.",
+        icon="mdi:source-branch-check",
+    ),
+    EntityDescription(
         key="price_threshold_active",
         platform=Platform.BINARY_SENSOR,
         name="Price cap active",

@@ -214,11 +214,12 @@ class HemsCommands:
                 assert schedule is not None
                 applied_at = now if wrote or previous is None else self._applied_at(runtime, now)
                 log.info(
-                    "%s: HEMS schedule %s (%d period(s), %s)",
+                    "%s: HEMS schedule %s (%d period(s), %s, source_id %r)",
                     runtime.key,
                     "applied" if wrote else "already in force",
                     len(schedule.periods),
                     command_id or "no command id",
+                    schedule.source_id,
                 )
             warnings = wanted.warnings if wanted is not None else ()
             payload = result_payload(
