@@ -21,6 +21,7 @@ from energy_agent.mqtt.bus import MqttBus
 from energy_agent.prices.board import PriceBoard
 from energy_agent.runtime.agent import Agent
 from energy_agent.runtime.agent_commands import AgentCommands
+from energy_agent.runtime.command_log import CommandLog
 from energy_agent.runtime.devices import DeviceRuntime
 from energy_agent.runtime.events import Events
 from energy_agent.runtime.hems_commands import HemsCommands
@@ -90,6 +91,7 @@ def build_agent(
         events=events,
     )
     started = asyncio.Event()
+    command_log = CommandLog(clock, events)
     view = RuntimeView(
         settings=settings,
         device_types=registry.device_types,
@@ -104,6 +106,7 @@ def build_agent(
         metrics=metrics,
         status_of=publisher.status_of,
         started=started,
+        command_log=command_log,
     )
     bridge = HomeAssistantBridge(
         view=view,
