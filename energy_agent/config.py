@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
+import ipaddress
 import operator
 import os
 from collections.abc import Mapping
@@ -214,6 +215,42 @@ class HealthSettings(Section):
     port: int = Field(9713, ge=0, le=65535, description="TCP port (0: any free port).")
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an address or `localhost`) can only be reached from this machine."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host.lower() in LOOPBACK_NAMES
+
+
+class WebSettings(Section):
+    """The owner's web page: the plan, the devices, the HEMS commands and a few controls (docs/web.md)."""
+
+    enabled: bool = Field(True, description="Serve the web page and its JSON API.")
+    host: str = Field(
+        "127.0.0.1", description="Address to bind; any address other than loopback needs a password (or ingress)."
+    )
+    port: int = Field(9714, ge=0, le=65535, description="TCP port (0: any free port).")
+    password: SecretStr | None = Field(
+        None, description="Asked by the browser (HTTP Basic, any user name) for the page and every API call."
+    )
+    ingress: bool = Field(
+        False, description="Behind Home Assistant ingress: only the ingress proxy may connect (the app sets it)."
+    )
+
+    @model_validator(mode="after")
+    def _guarded(self) -> WebSettings:
+        """A page reachable from the network must ask for a password (ingress has Home Assistant ask)."""
+        if self.enabled and not self.ingress and self.password is None and not is_loopback(self.host):
+            raise ValueError(
+                f"host {self.host} is reachable from other machines: set web.password, or bind 127.0.0.1 (the default)"
+            )
+        return self
+
+
 class CoreSettings(BaseSettings):
     """The core's keys. Plugin sections and `prices` are added by `settings_class`."""
 
@@ -229,6 +266,7 @@ class CoreSettings(BaseSettings):
     hems: HemsSettings = Field(default_factory=HemsSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     read_back: ReadBackSettings = Field(default_factory=ReadBackSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @field_validator("timezone")
     @classmethod

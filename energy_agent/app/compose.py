@@ -35,6 +35,7 @@ from energy_agent.runtime.state import StateSaver, StateStore
 from energy_agent.runtime.view import DiscoveryMemory, RuntimeView
 from energy_agent.secrets import masker_for
 from energy_agent.web.health import HealthServer
+from energy_agent.web.server import WebServer
 
 
 def build_agent(
@@ -141,6 +142,8 @@ def build_agent(
     )
     if settings.health.enabled:
         agent.services.append(HealthServer(view, settings))
+    if settings.web.enabled:
+        agent.services.append(WebServer(view, settings, commands=commands, events=events, clock=clock))
     return agent
 
 
