@@ -18,6 +18,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 from rich.console import Console
 
 from energy_agent.testing import send_hems_command
@@ -33,6 +34,14 @@ async def test_demo_runs_and_answers_hems_commands_over_the_embedded_broker() ->
             await asyncio.sleep(0.05)
     text = output.getvalue()
     broker = text.split("--broker ", 1)[1].split()[0]
+    page = re.search(r"The owner's web page: (http://127\.0\.0\.1:\d+/)", text)
+    assert page is not None, text
+    async with aiohttp.ClientSession() as session:
+        html = await fetch(session, page.group(1))
+        plan = json.loads(await fetch(session, page.group(1) + "api/plan"))
+    assert "<svg" in html and 'class="bar selected"' in html  # the demo's plan, drawn in the page itself
+    [chart] = plan["charts"]
+    assert chart["device"] == "charge-amps/1" and chart["source"] == "plan" and chart["slots"]
     host, port = broker.split(":")
     mode = await send_hems_command(
         host,
@@ -62,11 +71,22 @@ async def test_demo_runs_and_answers_hems_commands_over_the_embedded_broker() ->
         timeout_s=5,
     )
     assert answer["accepted"] is True
+    async with aiohttp.ClientSession() as session:  # the page shows the charger live: the command and its effect
+        status = json.loads(await fetch(session, page.group(1) + "api/status"))
+    assert [entry["answer"]["command_id"] for entry in status["commands"]][:2] == ["c1", "m1"]
+    assert status["devices"][0]["status"]["schedule_source"] == "hems"
     summary = await demo
     assert summary["schedule_source"] == "hems"
     assert summary["schedule_writes"] >= 1
     assert [c["command_id"] for c in summary["commands"]][:2] == ["c1", "m1"]
     assert "standalone plan" in output.getvalue()
+
+
+async def fetch(session: aiohttp.ClientSession, url: str) -> str:
+    """The body of a page the demo serves."""
+    async with session.get(url) as response:
+        assert response.status == 200, url
+        return await response.text()
 
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
