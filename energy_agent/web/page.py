@@ -30,7 +30,8 @@ def render_page(charts: Iterable[tuple[str, str]], controls: Iterable[Control]) 
     """The page: `charts` are (device name, SVG) pairs drawn by `chart_svg`, `controls` the forms to show."""
     asset = f"?v={escape(__version__)}"
     figures = "".join(
-        f'<figure class="chart-box"><figcaption>{escape(name)}</figcaption>{svg}</figure>' for name, svg in charts
+        f'<figure><figcaption>{escape(name)}</figcaption><div class="scroll">{svg}</div></figure>'
+        for name, svg in charts
     )
     legend = "".join(f'<li><i class="swatch {status}"></i>{escape(text)}</li>' for status, text in LEGEND)
     return f"""<!doctype html>

@@ -90,14 +90,28 @@ function renderStatus(doc) {
   }
 }
 
+// A phone scrolls the chart sideways: the first time it shows "now" near the left, later the reader's place stays.
+const scrolled = {};
+
 function renderPlan(doc) {
+  document.querySelectorAll("#charts .scroll[data-device]").forEach((b) => { scrolled[b.dataset.device] = b.scrollLeft; });
+  const boxes = [];
   const figures = doc.charts.map((chart) => {
-    const figure = el("figure", null, "chart-box");
-    figure.append(el("figcaption", chart.name));
-    figure.insertAdjacentHTML("beforeend", chart.svg); // drawn and escaped by the agent
+    const figure = el("figure");
+    const box = el("div", null, "scroll");
+    box.dataset.device = chart.device;
+    box.insertAdjacentHTML("beforeend", chart.svg); // drawn and escaped by the agent
+    figure.append(el("figcaption", chart.name), box);
+    boxes.push(box);
     return figure;
   });
   $("charts").replaceChildren(...figures);
+  for (const box of boxes) {
+    const kept = scrolled[box.dataset.device];
+    const now = box.querySelector("line.now");
+    if (kept !== undefined) box.scrollLeft = kept;
+    else if (now) box.scrollLeft = now.getBoundingClientRect().left - box.getBoundingClientRect().left - box.clientWidth / 4;
+  }
 }
 
 function pick(event) {
