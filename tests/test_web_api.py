@@ -189,6 +189,16 @@ async def test_the_live_feed_sends_both_documents_then_each_change(guarded: Worl
         assert name == "status" and document["settings"]["price_threshold"] == 0.21
 
 
+async def test_the_live_feed_leaves_out_what_the_page_holds(guarded: World, client: Client) -> None:
+    """The page loads both documents and names their ETags: the feed sends only what changed since."""
+    tags = {name: (await client.request("GET", f"api/{name}"))[1]["Etag"] for name in ("status", "plan")}
+    query = "&".join(f"{name}={tag}" for name, tag in tags.items())
+    async with client.session.get(client.base + f"api/events?{query}", headers=basic("o", WEB_PASSWORD)) as feed:
+        await client.change({"top_x_charge_count": 3})
+        name, document = await next_event(feed)
+        assert name == "status" and document["settings"]["top_x_charge_count"] == 3
+
+
 async def next_event(feed: aiohttp.ClientResponse) -> tuple[str, Any]:
     """The next event of a server-sent event stream (comments skipped)."""
     name, data = "message", ""

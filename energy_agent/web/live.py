@@ -1,10 +1,11 @@
 """`/api/events`: the page's live feed, as server-sent events.
 
-On connecting, a client gets a `status` and a `plan` event (the `/api/status` and `/api/plan` documents); after
-that, each of the two again whenever the agent's change notices (`runtime.events`) say something may have changed
-and the document did turn out different. Notices that come in a burst (a poll of every device, a re-plan) are
-taken together: a feed waits `PACE_S` after the first before it builds the documents. A comment line goes out
-every `KEEPALIVE_S`, so that proxies keep an idle feed open.
+On connecting, a client gets a `status` and a `plan` event (the `/api/status` and `/api/plan` documents), except
+one it names as already held (`?status=ETAG&plan=ETAG`, the ETags of its own `/api/status` and `/api/plan` answers,
+as the page does); after that, each of the two again whenever the agent's change notices (`runtime.events`) say
+something may have changed and the document did turn out different. Notices that come in a burst (a poll of every
+device, a re-plan) are taken together: a feed waits `PACE_S` after the first before it builds the documents. A
+comment line goes out every `KEEPALIVE_S`, so that proxies keep an idle feed open.
 
 The pace and the keep-alive run on real time on purpose, as the MQTT reconnect does: they pace bytes on a socket
 and say nothing about the agent's own time.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +28,16 @@ from energy_agent.secrets import SecretMasker
 PACE_S = 0.2
 KEEPALIVE_S = 20.0
 Document = Callable[[], dict[str, Any]]
+
+
+def encode(document: dict[str, Any], masker: SecretMasker) -> str:
+    """A document as the JSON text it is sent as, secrets masked (the API's answers and the feed's events alike)."""
+    return json.dumps(masker.mask_json(document), separators=(",", ":"))
+
+
+def etag(text: str) -> str:
+    """The ETag of a document's text."""
+    return '"' + hashlib.sha256(text.encode()).hexdigest()[:20] + '"'
 
 
 class LiveFeed:
@@ -55,7 +67,7 @@ class LiveFeed:
 
     def encoded(self, name: str) -> str:
         """One document as the JSON text it is sent as (secrets masked)."""
-        return json.dumps(self._masker.mask_json(self._documents[name]()), separators=(",", ":"))
+        return encode(self._documents[name](), self._masker)
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         """Stream events to one client until it goes away or the server stops."""
@@ -63,9 +75,10 @@ class LiveFeed:
         await response.prepare(request)
         waker = asyncio.Event()
         self._wakers.add(waker)
-        sent: dict[str, str] = {}
+        sent = {name: request.query[name] for name in self._documents if name in request.query}  # ETags
+        first = True
         try:
-            waker.set()  # the first round sends every document
+            waker.set()  # the first round sends every document the client does not hold
             while not self._closing:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waker.wait(), KEEPALIVE_S)
@@ -74,13 +87,14 @@ class LiveFeed:
                 if not waker.is_set():
                     await response.write(b": keep-alive\n\n")
                     continue
-                if sent:
+                if not first:
                     await asyncio.sleep(PACE_S)
+                first = False
                 waker.clear()
                 for name in self._documents:
                     text = self.encoded(name)
-                    if sent.get(name) != text:
-                        sent[name] = text
+                    if sent.get(name) != (tag := etag(text)):
+                        sent[name] = tag
                         await response.write(f"event: {name}\ndata: {text}\n\n".encode())
         except ConnectionResetError:  # the client went away
             pass

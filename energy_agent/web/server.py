@@ -16,7 +16,6 @@ allows no inline script, and every JSON answer has the configured secrets masked
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable
 from importlib import resources
@@ -32,7 +31,7 @@ from energy_agent.runtime.view import AgentView
 from energy_agent.secrets import masker_for
 from energy_agent.web.auth import Access
 from energy_agent.web.controls import MODE, accepted_controls, control_values, parse_changes
-from energy_agent.web.live import LiveFeed
+from energy_agent.web.live import LiveFeed, encode, etag
 from energy_agent.web.page import render_page
 from energy_agent.web.plan_document import plan_document
 from energy_agent.web.status_document import status_document
@@ -161,7 +160,7 @@ class WebServer:
     async def _page(self, request: web.Request) -> web.Response:
         charts = [(chart["name"], chart["svg"]) for chart in self.plan()["charts"]]
         page = self._masker.mask(render_page(charts, accepted_controls()))
-        return web.Response(text=page, content_type="text/html")
+        return _compressed(web.Response(text=page, content_type="text/html"))
 
     async def _status(self, request: web.Request) -> web.Response:
         return self._json(self.status())
@@ -173,7 +172,7 @@ class WebServer:
         name = request.match_info["name"]
         if name not in ASSETS:
             raise web.HTTPNotFound()
-        return web.Response(body=self._assets[name], content_type=ASSETS[name])
+        return _compressed(web.Response(body=self._assets[name], content_type=ASSETS[name]))
 
     async def _change(self, request: web.Request) -> web.Response:
         """Change the mode and/or standalone settings through the ordered commands; answer what holds then."""
@@ -197,5 +196,14 @@ class WebServer:
         return self._json({"accepted": True, "errors": [], "settings": control_values(self.view)})
 
     def _json(self, body: dict[str, Any], *, status: int = 200) -> web.Response:
-        text = json.dumps(self._masker.mask_json(body), separators=(",", ":"))
-        return web.Response(text=text, status=status, content_type="application/json")
+        text = encode(body, self._masker)
+        response = web.Response(text=text, status=status, content_type="application/json")
+        response.headers["ETag"] = etag(text)
+        return _compressed(response)
+
+
+def _compressed(response: web.Response) -> web.Response:
+    """Compressed when the client takes it (the chart's SVG shrinks about tenfold); the live feed is not, as a
+    compressor would hold its events back."""
+    response.enable_compression()
+    return response

@@ -154,13 +154,19 @@ async function send(event) {
   delete form.dataset.dirty;
 }
 
-async function load(path, render) {
-  const response = await fetch(path);
-  if (response.ok) render(await response.json());
+// The live feed sends only what changed since these answers: their ETags say what the page holds.
+const held = {};
+
+async function load(name, render) {
+  const response = await fetch("api/" + name);
+  if (!response.ok) return;
+  render(await response.json());
+  held[name] = response.headers.get("ETag");
 }
 
 function live() {
-  const feed = new EventSource("api/events");
+  const query = Object.entries(held).map(([k, v]) => k + "=" + encodeURIComponent(v)).join("&");
+  const feed = new EventSource("api/events" + (query ? "?" + query : ""));
   const badge = $("live");
   feed.addEventListener("open", () => { badge.textContent = "live"; badge.className = "badge on"; });
   feed.addEventListener("error", () => { badge.textContent = "reconnecting"; badge.className = "badge off"; });
@@ -175,5 +181,5 @@ document.addEventListener("DOMContentLoaded", () => {
     form.addEventListener("submit", send);
     form.addEventListener("input", () => { form.dataset.dirty = "1"; });
   });
-  Promise.all([load("api/status", renderStatus), load("api/plan", renderPlan)]).finally(live);
+  Promise.all([load("status", renderStatus), load("plan", renderPlan)]).finally(live);
 });
