@@ -6,10 +6,8 @@ source are validated by the plugins' own models, with the same per-key error lin
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import functools
-import ipaddress
 import operator
 import os
 from collections.abc import Mapping
@@ -33,6 +31,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from energy_agent.api.domain import OperationMode
 from energy_agent.api.errors import ConfigError
 from energy_agent.api.prices import PriceSourceType
+from energy_agent.machine import is_loopback, machine_timezone
 from energy_agent.standalone.departure import WEEKDAYS, DepartureSchedule
 from energy_agent.standalone.ready_by import POLICY_NAME as READY_BY_POLICY
 
@@ -40,27 +39,6 @@ CONFIG_ENV = "ENERGY_AGENT_CONFIG"
 ENV_PREFIX = "ENERGY_AGENT_"
 TOPIC_SEGMENT = r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$"
 SECRET_KEY_PARTS = ("password", "token", "api_key", "secret")
-
-
-def machine_timezone() -> str:
-    """The machine's IANA zone name (TZ, /etc/timezone, /etc/localtime), else UTC."""
-    candidates = [os.environ.get("TZ", "").lstrip(":")]
-    with contextlib.suppress(OSError):
-        candidates.append(Path("/etc/timezone").read_text().strip())
-    try:
-        target = str(Path("/etc/localtime").resolve())
-        if "zoneinfo/" in target:
-            candidates.append(target.split("zoneinfo/", 1)[1])
-    except OSError:
-        pass
-    for name in candidates:
-        if name:
-            try:
-                ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-            return name
-    return "UTC"
 
 
 class Section(BaseModel):
@@ -213,17 +191,6 @@ class HealthSettings(Section):
     enabled: bool = Field(True, description="Serve /healthz, /status and /metrics.")
     host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 exposes it to the network.")
     port: int = Field(9713, ge=0, le=65535, description="TCP port (0: any free port).")
-
-
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` (an address or `localhost`) can only be reached from this machine."""
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return host.lower() in LOOPBACK_NAMES
 
 
 class WebSettings(Section):

@@ -25,7 +25,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from energy_agent.config import WebSettings, is_loopback
+from energy_agent.config import WebSettings
+from energy_agent.machine import is_loopback
 
 INGRESS_PROXY = "172.30.32.2"
 """The address Home Assistant's ingress proxy connects from (fixed by the Supervisor)."""
