@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -102,6 +103,11 @@ class StandaloneSettings(Section):
         None,
         description="ready-by: the departure in the agent's zone, 'HH:MM' every day or a map weekday (mon..sun) "
         "to 'HH:MM' (days left out have none); quote times in YAML. The next one ahead of now is used.",
+    )
+    departure_once: AwareDatetime | None = Field(
+        None,
+        description="ready-by: a one-off departure (ISO 8601 with offset), usually set at run time; it replaces the "
+        "daily ready_by until it has passed.",
     )
     energy_kwh: float | None = Field(
         None, gt=0, le=1000, description="ready-by: energy to add per session (kWh, at the charger); or target_soc."
@@ -197,16 +203,10 @@ class WebSettings(Section):
     """The owner's web page: the plan, the devices, the HEMS commands and a few controls (docs/web.md)."""
 
     enabled: bool = Field(True, description="Serve the web page and its JSON API.")
-    host: str = Field(
-        "127.0.0.1", description="Address to bind; any address other than loopback needs a password (or ingress)."
-    )
+    host: str = Field("127.0.0.1", description="Address to bind; other than loopback it needs a password (or ingress).")
     port: int = Field(9714, ge=0, le=65535, description="TCP port (0: any free port).")
-    password: SecretStr | None = Field(
-        None, description="Asked by the browser (HTTP Basic, any user name) for the page and every API call."
-    )
-    ingress: bool = Field(
-        False, description="Behind Home Assistant ingress: only the ingress proxy may connect (the app sets it)."
-    )
+    password: SecretStr | None = Field(None, description="Asked by the browser (HTTP Basic, any user name).")
+    ingress: bool = Field(False, description="Behind Home Assistant ingress: only its proxy may connect (the app).")
 
     @model_validator(mode="after")
     def _guarded(self) -> WebSettings:

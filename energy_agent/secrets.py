@@ -153,6 +153,8 @@ def masker_for(settings: Any) -> SecretMasker:
 
 
 def _walk(value: Any, key: str | None, siblings: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each secret with the keys beside it, and the user keys of the sections around it (a nested `ocpp:
+    {password}` whose charger's identity is its parent's `charge_point_id`)."""
     if isinstance(value, SecretStr):
         if secret := value.get_secret_value():
             yield secret, siblings
@@ -162,11 +164,17 @@ def _walk(value: Any, key: str | None, siblings: dict[str, Any]) -> Iterator[tup
     elif isinstance(value, BaseModel):
         fields = {name: getattr(value, name) for name in type(value).model_fields}
         fields.update(value.model_extra or {})
+        around = {**_users(siblings), **fields}
         for name, item in fields.items():
-            yield from _walk(item, name, fields)
+            yield from _walk(item, name, around)
     elif isinstance(value, dict):
+        around = {**_users(siblings), **{str(name): item for name, item in value.items()}}
         for name, item in value.items():
-            yield from _walk(item, str(name), value)
+            yield from _walk(item, str(name), around)
     elif isinstance(value, list | tuple):
         for item in value:
             yield from _walk(item, key, siblings)
+
+
+def _users(siblings: dict[str, Any]) -> dict[str, Any]:
+    return {key: siblings[key] for key in _USER_KEYS if key in siblings}

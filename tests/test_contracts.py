@@ -182,15 +182,16 @@ def test_json_path(parts: list[str | int], expected: str) -> None:
 
 
 def test_contract_version_constants() -> None:
-    assert contracts.CONTRACT_VERSION == "1.1"
+    assert contracts.CONTRACT_VERSION == "1.2"
     assert contracts.CONTRACT_MAJOR == "1"
 
 
 @pytest.mark.parametrize(
     ("version", "newer"),
     [
-        ("1.2", True),
+        ("1.3", True),
         ("1.12", True),
+        ("1.2", False),
         ("1.1", False),
         ("1.0", False),
         ("1", False),
@@ -219,12 +220,12 @@ def test_closed_field_list_matches_the_properties(name: str) -> None:
 
 def test_unknown_field_refused_unless_a_newer_minor_is_named() -> None:
     command = {"source": "hems", "periods": [], "priority": "high"}
-    for version in [None, "1", "1.0", "1.1"]:
+    for version in [None, "1", "1.0", "1.1", "1.2"]:
         with_version = command if version is None else {**command, "contract_version": version}
         assert contracts.validate("hems/v1/schedule-set", with_version) == [
             contracts.ContractError("$.priority", "unknown field")
         ]
-    assert contracts.validate("hems/v1/schedule-set", {**command, "contract_version": "1.2"}) == []
+    assert contracts.validate("hems/v1/schedule-set", {**command, "contract_version": "1.3"}) == []
 
 
 @pytest.mark.parametrize("version", ["2", "2.0", "0.9", "10"])

@@ -17,7 +17,13 @@ from energy_agent.app.plugins import Registry, collect, get_plugin_manager
 from energy_agent.cli.main import build_app
 from energy_agent.config import CoreSettings, load_settings
 from energy_agent.homeassistant import options as ha_options
-from energy_agent.homeassistant.options import APP_OPTIONS, CORE_OPTIONS, known_options, read_ha_options
+from energy_agent.homeassistant.options import (
+    APP_OPTIONS,
+    CORE_OPTIONS,
+    PRICE_OPTIONS,
+    known_options,
+    read_ha_options,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).parent / "fixtures" / "ha-options.predecessor.json"
@@ -144,6 +150,51 @@ def test_old_host_name_only_and_new_app_options(registry: Registry) -> None:
         config_from_ha_options(options(update_interval="often"), ENVIRON)
 
 
+def test_prices_from_entsoe_or_nord_pool_with_the_all_in_formula(registry: Registry) -> None:
+    entsoe = options(
+        price_source="entsoe", price_area="NL", entsoe_token="fixture-entsoe-token",
+        price_multiplier=1.21, price_adder_eur_kwh=0.153186,
+    )  # fmt: skip
+    document = config_from_ha_options(entsoe, ENVIRON)
+    assert document["prices"] == {
+        "source": "entsoe",
+        "area": "NL",
+        "token": "fixture-entsoe-token",
+        "price_multiplier": 1.21,
+        "price_adder_eur_kwh": 0.153186,
+    }
+    prices = settings_of(document, registry).prices
+    assert (prices.area, prices.price_multiplier, prices.price_adder_eur_kwh) == ("10YNL----------L", 1.21, 0.153186)
+    assert prices.token.get_secret_value() == "fixture-entsoe-token"
+    nordpool = options(price_source="nordpool", price_area="SE3", price_currency="SEK", entsoe_token="unused")
+    document = config_from_ha_options(nordpool, ENVIRON)
+    assert document["prices"] == {"source": "nordpool", "area": "SE3", "currency": "SEK"}
+    assert settings_of(document, registry).prices.currency == "SEK"
+
+
+def test_the_formula_applies_to_the_price_sensor_too_and_the_defaults_change_nothing(registry: Registry) -> None:
+    document = config_from_ha_options(options(price_adder_eur_kwh=0.1), ENVIRON)
+    assert document["prices"]["source"] == "home_assistant" and document["prices"]["price_adder_eur_kwh"] == 0.1
+    assert settings_of(document, registry).prices.entity_id == "sensor.energy_prices_electricity_import_price"
+    defaults = app_config()["options"]
+    document = config_from_ha_options(
+        options(**{key: defaults[key] for key in PRICE_OPTIONS if key in defaults}), ENVIRON
+    )
+    prices = settings_of(document, registry).prices
+    assert (prices.source, prices.price_multiplier, prices.price_adder_eur_kwh) == ("home_assistant", 1.0, 0.0)
+
+
+def test_a_price_source_without_what_it_needs_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_ha_options(options(price_source="entsoe", price_area="", entsoe_token=""), ENVIRON)
+    assert caught.value.problems == [
+        "option price_area: required with price_source entsoe (the bidding zone, e.g. NL or 10YNL----------L)",
+        "option entsoe_token: required with price_source entsoe (see docs/prices.md)",
+    ]
+    with pytest.raises(ConfigError, match="option price_source: 'tibber' is not one of home_assistant, entsoe"):
+        config_from_ha_options(options(price_source="tibber"), ENVIRON)
+
+
 def test_read_ha_options_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         read_ha_options(tmp_path / "missing.json")
@@ -190,6 +241,7 @@ def test_app_config_offers_exactly_the_known_options() -> None:
     assert set(config["options"]) <= set(config["schema"])
     assert config["arch"] == ["aarch64", "amd64"] and config["services"] == ["mqtt:need"]
     assert config["schema"]["password"] == "password" and config["schema"]["mqtt_password"] == "password?"
+    assert config["schema"]["entsoe_token"] == "password?", "the UI hides a secret"
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert config["version"] == version, "the app's version follows the package's"
     # The defaults map to a config the agent accepts.

@@ -193,15 +193,15 @@ def test_an_invalid_command_id_is_not_echoed() -> None:
 
 def test_unknown_fields_of_a_newer_minor_are_ignored_with_a_warning_each() -> None:
     payload = command(
-        period("2025-12-04T22:00:00Z", "2025-12-04T23:00:00Z"), contract_version="1.2", priority=1, mode="eco"
+        period("2025-12-04T22:00:00Z", "2025-12-04T23:00:00Z"), contract_version="1.3", priority=1, mode="eco"
     )
     parsed = parse(payload)
     assert parsed.accepted
     assert paths(parsed.warnings) == ["$.priority", "$.mode"]
-    assert all("1.2 is newer than this agent's 1.1" in w.message for w in parsed.warnings)
+    assert all("1.3 is newer than this agent's 1.2" in w.message for w in parsed.warnings)
 
 
-@pytest.mark.parametrize("version", [None, "1", "1.0", "1.1"])
+@pytest.mark.parametrize("version", [None, "1", "1.0", "1.1", "1.2"])
 def test_unknown_fields_are_refused_for_our_own_version(version: str | None) -> None:
     fields: dict[str, Any] = {"priority": 1}
     if version is not None:

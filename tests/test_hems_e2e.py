@@ -62,7 +62,7 @@ async def test_valid_schedule_reaches_the_cloud_exactly_and_is_answered(hems: Wo
         "errors": [],
         "warnings": [],
         "applied_at": "2026-11-25T09:00:00+00:00",
-        "contract_version": "1.1",
+        "contract_version": "1.2",
     }
     assert hems.writes(PUT_ROUTE) == [
         {

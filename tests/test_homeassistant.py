@@ -79,7 +79,7 @@ UNITS_BY_DEVICE_CLASS = {
     "energy": {"J", "kJ", "MJ", "GJ", "mWh", "Wh", "kWh", "MWh", "GWh", "TWh", "cal", "kcal", "Mcal", "Gcal"},
 }
 STATE_CLASSES_BY_DEVICE_CLASS = {"power": {"measurement"}, "energy": {"total", "total_increasing"}}
-PLATFORMS = {"sensor", "binary_sensor", "select", "number", "switch"}
+PLATFORMS = {"sensor", "binary_sensor", "select", "number", "switch", "text", "button"}
 ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 TOPIC = re.compile(r"^homeassistant/device/[a-zA-Z0-9_-]+/config$")
 
@@ -119,7 +119,12 @@ def test_every_payload_has_the_device_based_shape() -> None:
         for component_id, component in payload["cmps"].items():
             assert ID.fullmatch(component_id)
             assert component["p"] in PLATFORMS
-            assert {"p", "name", "unique_id", "default_entity_id", "value_template"} <= component.keys()
+            assert {"p", "name", "unique_id", "default_entity_id"} <= component.keys()
+            if component["p"] == "button":
+                assert component["payload_press"] == node_id.removeprefix("energy_agent_").replace("_", "/", 1)
+                assert component["command_topic"] == "hems/agent/settings/charge_now/set"
+            else:
+                assert "value_template" in component
             assert "object_id" not in component, "object_id is deprecated; default_entity_id replaces it"
             assert ID.fullmatch(component["unique_id"]) and component["unique_id"] == f"{node_id}_{component_id}"
             assert re.fullmatch(rf"{component['p']}\.[a-z0-9]+(_[a-z0-9]+)*", component["default_entity_id"])
@@ -222,7 +227,9 @@ def check_rendered(component: dict[str, Any], text: str) -> None:
     if platform in ("binary_sensor", "switch"):
         assert text in ("ON", "OFF")
     elif text == "None":
-        assert platform in ("sensor", "number")
+        assert platform in ("sensor", "number", "text")
+    elif platform == "text":
+        assert re.fullmatch(component["pattern"], text)
     elif device_class == "timestamp":
         assert datetime.fromisoformat(text).tzinfo is not None
     elif "options" in component:
@@ -244,20 +251,41 @@ def status_samples() -> list[dict[str, Any]]:
     return samples
 
 
+READY_BY_STATUS = {
+    **json.loads((EXAMPLES / "status.all-fields.json").read_text()),
+    **json.loads((EXAMPLES / "status.ready-by-shortfall.json").read_text()),
+}
+BASE_SETTINGS = {
+    "operation_mode": "standalone",
+    "price_threshold": 0.25,
+    "top_x_charge_count": 16,
+    "paused": False,
+    "policy": "unique-price-levels",
+    "ready_by": None,
+    "departure_once": None,
+    "energy_kwh": None,
+    "target_soc": None,
+}
+SETTINGS_SAMPLES = (
+    BASE_SETTINGS,
+    {**BASE_SETTINGS, "operation_mode": "hems", "price_threshold": None, "top_x_charge_count": 3, "paused": True},
+    {**BASE_SETTINGS, "policy": "ready-by", "ready_by": "07:00", "energy_kwh": 22.0},
+)
+
+
 def test_value_templates_render_contract_payloads() -> None:
     payloads = all_payloads()
     device = payloads["homeassistant/device/energy_agent_charge-amps_1/config"]["cmps"]
-    for sample in status_samples():
-        for component in device.values():
+    on_status = [c for c in device.values() if "state_topic" not in c and c["p"] != "button"]
+    on_settings = [c for c in device.values() if c.get("state_topic") == "hems/agent/settings"]
+    assert on_settings, "the ready-by controls read the settings topic"
+    for sample in [*status_samples(), READY_BY_STATUS]:
+        for component in on_status:
             check_rendered(component, render(component["value_template"], sample))
     agent = payloads["homeassistant/device/energy_agent/config"]["cmps"]
-    for settings in (
-        {"operation_mode": "standalone", "price_threshold": 0.25, "top_x_charge_count": 16, "paused": False},
-        {"operation_mode": "hems", "price_threshold": None, "top_x_charge_count": 3, "paused": True},
-    ):
-        for component in agent.values():
-            if "state_topic" not in component:
-                check_rendered(component, render(component["value_template"], settings))
+    for settings in SETTINGS_SAMPLES:
+        for component in [*(c for c in agent.values() if "state_topic" not in c), *on_settings]:
+            check_rendered(component, render(component["value_template"], settings))
     prices = agent["price_data"]
     assert prices["state_topic"] == prices["json_attributes_topic"] == "hems/agent/prices"
     for state in PRICE_STATES:
@@ -273,6 +301,13 @@ def test_value_templates_render_contract_payloads() -> None:
         ("top_x_charge_count", b"5.0", 5),
         ("paused", b"ON", True),
         ("paused", b"off", False),
+        ("ready_by", b" 07:00 ", "07:00"),
+        ("policy", b"ready-by", "ready-by"),
+        ("energy_kwh", b"22.5", 22.5),
+        ("target_soc", b"80", 80.0),
+        ("departure_once", b"2026-11-26T06:30:00+01:00", "2026-11-26T06:30:00+01:00"),
+        ("departure_once", b"none", None),
+        ("charge_now", b"charge-amps/1", "charge-amps/1"),
     ],
 )
 def test_parse_setting_accepts(setting: str, payload: bytes, expected: Any) -> None:
@@ -289,6 +324,8 @@ def test_parse_setting_accepts(setting: str, payload: bytes, expected: Any) -> N
         ("paused", b"\xff", "not UTF-8"),
         ("price_threshold", b"1" * 100, "at most"),
         ("nonsense", b"1", "unknown setting"),
+        ("ready_by", b"07:00\x1b[2J", "control characters"),
+        ("energy_kwh", b"lots", "not a number"),
     ],
 )
 def test_parse_setting_refuses(setting: str, payload: bytes, reason: str) -> None:
@@ -375,16 +412,13 @@ async def test_discovery_states_and_birth_republish(broker: Broker, recorder: Re
         await count_reaches(recorder, node_topic("2"), 1)
         assert device_config["dev"]["name"] == "Fake 1" and device_config["state_topic"] == "hems/fake/1/status"
         settings_state = json.loads(await count_reaches(recorder, SETTINGS, 1))
-        assert settings_state == {
-            "operation_mode": "standalone",
-            "price_threshold": 0.25,
-            "top_x_charge_count": 16,
-            "paused": False,
-        }
+        assert settings_state == BASE_SETTINGS
         # The templates read what the agent really publishes.
         status = json.loads(await count_reaches(recorder, "hems/fake/1/status", 1))
         for component in device_config["cmps"].values():
-            check_rendered(component, render(component["value_template"], status))
+            if component["p"] != "button":
+                read = settings_state if component.get("state_topic") == SETTINGS else status
+                check_rendered(component, render(component["value_template"], read))
         for component in agent_config["cmps"].values():
             if "state_topic" not in component:
                 check_rendered(component, render(component["value_template"], settings_state))
@@ -464,6 +498,7 @@ async def test_controls_change_persist_and_replan(broker: Broker, recorder: Reco
         assert (params.price_threshold, params.top_x_charge_count, params.paused) == (0.18, 5, True)
         assert restarted.modes.mode.value == "hems"
         assert json.loads(await count_reaches(recorder, SETTINGS, 1)) == {
+            **BASE_SETTINGS,
             "operation_mode": "hems",
             "price_threshold": 0.18,
             "top_x_charge_count": 5,
@@ -475,7 +510,7 @@ async def test_invalid_values_are_refused_and_the_state_shows_the_value_in_force
     broker: Broker, recorder: Recorder, tmp_path: Path
 ) -> None:
     settings, registry = settings_for(broker, tmp_path, ["1"])
-    in_force = {"operation_mode": "standalone", "price_threshold": 0.25, "top_x_charge_count": 16, "paused": False}
+    in_force = BASE_SETTINGS
     # A retained command is an old one: delivered at subscription, it is ignored, not applied at every connect.
     await publish(broker, "hems/agent/settings/paused/set", "ON", retain=True)
     async with running(settings, registry) as agent:

@@ -16,13 +16,15 @@ import pytest
 
 from energy_agent.api.devices import DeviceContext
 from energy_agent.api.domain import PriceCurve, PriceSlot
-from energy_agent.api.errors import ConfigError
+from energy_agent.api.errors import ConfigError, PriceDataError
 from energy_agent.api.planning import PlanRequest, SlotStatus
+from energy_agent.api.prices import parse_price_curve, price_curve_json
 from energy_agent.app.plugins import collect, get_plugin_manager
 from energy_agent.config import load_settings
 from energy_agent.prices.all_in import AllInPrice, AllInSink, AllInSource
 from energy_agent.prices.board import PriceBoard
 from energy_agent.prices.sources import PRICE_SOURCE_TYPES
+from energy_agent.standalone import ready_by
 from energy_agent.standalone.unique_levels import POLICY
 from energy_agent.testing.clock import ManualClock
 
@@ -163,6 +165,30 @@ def test_the_cap_applies_to_the_all_in_price_and_the_explanation_shows_both() ->
     ]
     assert [(p.start, p.end) for p in plan.periods] == [(T0, T0 + HOUR), (T0 + 2 * HOUR, T0 + 4 * HOUR)]
     assert plan.threshold_active
+
+
+def test_the_ready_by_explanation_shows_both_prices_too() -> None:
+    curve = VAT_AND_FEES.apply(spot_curve([0.10, 0.13, 0.05]))
+    request = PlanRequest(curve, T0, AMS, 0.25, 16, ready_by=T0 + 3 * HOUR, energy_needed_kwh=11, power_kw=11)
+    slots = ready_by.POLICY.plan(request).explanation["days"][0]["slots"]
+    assert [(s["price"], s["spot_price"], s["status"]) for s in slots] == [
+        (0.221, 0.10, SlotStatus.NOT_NEEDED.value),
+        (0.2573, 0.13, SlotStatus.ABOVE_THRESHOLD.value),
+        (0.1605, 0.05, SlotStatus.SELECTED.value),
+    ]
+
+
+def test_a_curve_written_with_its_spot_prices_reads_back_the_same() -> None:
+    """`energy-agent prices --json` writes `spot_price` beside an all-in `price`; read back (a price file, `plan
+    --prices`), the formula starts from that spot again instead of applying itself twice."""
+    applied = VAT_AND_FEES.apply(spot_curve([0.1, -0.0125]))
+    written = price_curve_json(applied, AMS)
+    assert written[0]["spot_price"] == 0.1 and written[0]["price"] == 0.221
+    read = parse_price_curve(json.loads(json.dumps(written)))
+    assert read == applied and VAT_AND_FEES.apply(read) == applied
+    assert "spot_price" not in price_curve_json(spot_curve([0.1]), AMS)[0]
+    with pytest.raises(PriceDataError, match=r"price_curve\[0\].spot_price: not a number"):
+        parse_price_curve([{**written[0], "spot_price": "cheap"}])
 
 
 def test_without_a_formula_the_explanation_keeps_its_keys() -> None:

@@ -1,5 +1,6 @@
 """`energy-agent prices --config FILE [--json]`, run as a user runs it (the installed script, a real process),
-against the ENTSO-E and Nord Pool stand-ins, a price file and an MQTT topic on a real broker."""
+against the ENTSO-E and Nord Pool stand-ins, a price file and an MQTT topic on a real broker; and
+`energy-agent plan --config FILE --prices FILE`, which plans on the config's all-in prices."""
 
 from __future__ import annotations
 
@@ -42,13 +43,13 @@ class Run:
     err: str
 
 
-async def energy_agent_prices(config: dict[str, Any], tmp_path: Path, *args: str) -> Run:
-    """Run `energy-agent prices --config FILE ARGS` and collect what it prints."""
+async def energy_agent_prices(config: dict[str, Any], tmp_path: Path, *args: str, command: str = "prices") -> Run:
+    """Run `energy-agent COMMAND --config FILE ARGS` and collect what it prints."""
     path = tmp_path / "energy-agent.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGY_AGENT_")}
     process = await asyncio.create_subprocess_exec(
-        str(SCRIPT), "prices", "--config", str(path), *args,
+        str(SCRIPT), command, "--config", str(path), *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
@@ -62,7 +63,8 @@ def market_days() -> list[date]:
 
 
 def expected_json(prices_by_day: dict[date, list[float]], formula: AllInPrice) -> list[dict[str, Any]]:
-    """What the command must print: every quarter hour of the days, in Amsterdam time, at all-in prices."""
+    """What the command must print: every quarter hour of the days, in Amsterdam time, at all-in prices with the
+    spot price each was made from."""
     rows = []
     for day, prices in prices_by_day.items():
         start = day_bounds(day)[0]
@@ -73,6 +75,7 @@ def expected_json(prices_by_day: dict[date, list[float]], formula: AllInPrice) -
                     "start": begin.astimezone(AMS).isoformat(),
                     "end": (begin + timedelta(minutes=15)).astimezone(AMS).isoformat(),
                     "price": formula.price_eur_kwh(price / 1000),
+                    "spot_price": price / 1000,
                 }
             )
     return rows
@@ -188,7 +191,7 @@ async def test_a_price_file_is_read_and_the_formula_applied(tmp_path: Path) -> N
     run = await energy_agent_prices(config, tmp_path, "--json")
     assert run.code == 0, run.err
     assert json.loads(run.out) == [
-        {"start": "2026-11-25T00:00:00+01:00", "end": "2026-11-25T01:00:00+01:00", "price": 0.23}
+        {"start": "2026-11-25T00:00:00+01:00", "end": "2026-11-25T01:00:00+01:00", "price": 0.23, "spot_price": 0.08}
     ]
 
 
@@ -204,3 +207,69 @@ async def test_an_mqtt_topic_is_read_from_the_broker(broker: Mosquitto, tmp_path
     run = await energy_agent_prices(config, tmp_path, "--json")
     assert run.code == 0, run.err
     assert json.loads(run.out) == curve
+
+
+# -- energy-agent plan --config: the all-in prices -------------------------------------------------------------
+WORKED_EXAMPLE = {"price_multiplier": 1.21, "price_adder_eur_kwh": 0.153186}
+"""docs/prices.md: 21 % VAT, and energy tax with the supplier's margin (0.1266) with their VAT."""
+
+
+def spot_file(path: Path) -> Path:
+    """Three hours at the spot prices of the worked example: 85, 60 and -10 EUR/MWh."""
+    hours = [("00", "01", 0.085), ("01", "02", 0.06), ("02", "03", -0.01)]
+    path.write_text(
+        json.dumps(
+            [
+                {"start": f"2026-11-25T{a}:00:00+01:00", "end": f"2026-11-25T{b}:00:00+01:00", "price": price}
+                for a, b, price in hours
+            ]
+        )
+    )
+    return path
+
+
+async def test_plan_with_a_config_plans_on_its_all_in_prices_and_shows_the_spot_prices(tmp_path: Path) -> None:
+    prices = spot_file(tmp_path / "spot.json")
+    config = {
+        "timezone": "Europe/Amsterdam",
+        "standalone": {"price_threshold": 0.25},
+        "prices": {"source": "file", "path": str(prices), **WORKED_EXAMPLE},
+    }
+    args = ("--prices", str(prices), "--now", "2026-11-24T23:00:00+01:00")
+    run = await energy_agent_prices(config, tmp_path, *args, "--json", command="plan")
+    assert run.code == 0, run.err
+    [day] = json.loads(run.out)["days"]
+    assert [(s["price"], s["spot_price"], s["status"]) for s in day["slots"]] == [
+        (0.256036, 0.085, "above_threshold"),  # cheap at spot, above the cap at what is paid
+        (0.225786, 0.06, "selected"),
+        (0.141086, -0.01, "selected"),
+    ]
+    assert [(p["start"], p["end"]) for p in day["periods"]] == [
+        ("2026-11-25T01:00:00+01:00", "2026-11-25T03:00:00+01:00")
+    ]
+    # the table says the formula and shows both prices
+    run = await energy_agent_prices(config, tmp_path, *args, command="plan")
+    assert run.code == 0, run.err
+    assert "price = spot × 1.21 + 0.153186 EUR/kWh" in run.out
+    header = next(line for line in run.out.splitlines() if "EUR/kWh" in line and "status" in line)
+    assert [cell.strip() for cell in header.split("┃")[1:5]] == ["time", "EUR/kWh", "spot", "status"], header
+    row = next(line for line in run.out.splitlines() if "00:00–01:00" in line)
+    assert [cell.strip() for cell in row.split("│")[1:5]] == ["00:00–01:00", "0.256036", "0.0850", "above_threshold"]
+
+
+async def test_the_json_of_prices_plans_the_same_with_the_same_config(tmp_path: Path) -> None:
+    """`energy-agent prices --json` writes all-in prices with their spot prices: a plan on that file with the same
+    config applies the formula once, not twice."""
+    config = {
+        "timezone": "Europe/Amsterdam",
+        "prices": {"source": "file", "path": str(spot_file(tmp_path / "spot.json")), **WORKED_EXAMPLE},
+    }
+    run = await energy_agent_prices(config, tmp_path, "--json")
+    assert run.code == 0, run.err
+    all_in = tmp_path / "all-in.json"
+    all_in.write_text(run.out)
+    args = ("--prices", str(all_in), "--now", "2026-11-24T23:00:00+01:00", "--json")
+    run = await energy_agent_prices(config, tmp_path, *args, command="plan")
+    assert run.code == 0, run.err
+    [day] = json.loads(run.out)["days"]
+    assert [s["price"] for s in day["slots"]] == [0.256036, 0.225786, 0.141086]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,6 @@ from energy_agent.app.plugins import Registry, collect, get_plugin_manager
 from energy_agent.config import CoreSettings, StandaloneSettings, load_settings
 from energy_agent.runtime.charge_need import ChargeNeed, charge_need
 from energy_agent.standalone.departure import DepartureSchedule
-from energy_agent.testing import Mosquitto as Broker
-from energy_agent.testing import plugin_registry, running_agent
 
 
 @pytest.fixture(scope="module")
@@ -146,22 +143,3 @@ def test_bad_readings_are_refused(keys: dict[str, Any], message: str) -> None:
     arguments: dict[str, Any] = {"max_current_a": 16, "device_phases": 3, **keys}
     with pytest.raises(ValueError, match=message):
         charge_need(settings(energy_kwh=5), **arguments)
-
-
-async def test_the_running_agent_warns_that_it_does_not_plan_with_ready_by_yet(
-    broker: Broker, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Until the runtime plans with it, a configured ready-by policy must not be silently ignored."""
-    document = {
-        "state_dir": str(tmp_path / "state"),
-        "mqtt": {"host": "127.0.0.1", "port": broker.port},
-        "health": {"enabled": False},
-        "standalone": {"policy": "ready-by", "ready_by": "07:00", "energy_kwh": 20},
-    }
-    with caplog.at_level(logging.WARNING, logger="energy_agent.runtime.agent"):
-        async with running_agent(document, registry=plugin_registry()):
-            pass
-    assert any(
-        "standalone.policy ready-by is used by `energy-agent plan` only" in record.getMessage()
-        for record in caplog.records
-    )

@@ -106,6 +106,15 @@ def test_secrets_and_basic_credentials_are_found_at_any_depth() -> None:
     assert masker.mask(f"Authorization: Basic {SPELLINGS['basic']}") == "Authorization: Basic ***"
 
 
+def test_basic_credentials_take_the_user_from_an_enclosing_section() -> None:
+    """Charge Amps' `api: ocpp`: the charger authenticates as `chargeamps.charge_point_id` with the password of
+    the nested `chargeamps.ocpp.password`."""
+    secrets, basic = configured_secrets(
+        {"chargeamps": {"api": "ocpp", "charge_point_id": "HALO-1", "ocpp": {"password": "s3cret", "listen": {}}}}
+    )
+    assert secrets == ["s3cret"] and basic == [base64.b64encode(b"HALO-1:s3cret").decode()]
+
+
 def test_a_payload_stays_valid_json_and_untouched_without_secrets() -> None:
     masker = SecretMasker(['",\\'])
     clean = b'{"a": "b"}'

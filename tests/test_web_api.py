@@ -119,6 +119,7 @@ async def test_the_api_answers_and_a_change_goes_through_the_ordered_commands(
     assert status == 200 and document["operation_mode"] == "standalone"
     assert document["settings"] == {
         "operation_mode": "standalone", "price_threshold": 0.25, "top_x_charge_count": 16, "paused": False,
+        "policy": "unique-price-levels", "ready_by": None, "energy_kwh": None, "target_soc": None,
     }  # fmt: skip
     [device] = document["devices"]
     assert device["key"] == "charge-amps/1" and device["status"]["schedule_source"] == "standalone"
@@ -151,6 +152,13 @@ async def test_the_api_answers_and_a_change_goes_through_the_ordered_commands(
     assert status == 400 and len(answer["errors"]) == 2
     status, answer = await client.change({"price_threshold": PASSWORD})  # an echo of what was sent
     assert status == 400 and answer["errors"] == ["price_threshold: '***' is not a number"]
+
+    # the ready-by inputs in one form: the plan then has a departure, drawn as a line on the chart
+    status, answer = await client.change({"policy": "ready-by", "ready_by": "07:00", "energy_kwh": 20})
+    assert (status, answer["settings"]["policy"], answer["settings"]["ready_by"]) == (200, "ready-by", "07:00")
+    [chart] = json.loads((await client.request("GET", "api/plan"))[2])["charts"]
+    assert chart["ready_by"] == "2026-11-26T07:00:00+01:00" and 'class="departure"' in chart["svg"]
+    assert chart["energy"]["needed_kwh"] == 20
 
     status, answer = await client.change({"operation_mode": "hems"})
     assert (status, answer["settings"]["operation_mode"]) == (200, "hems")

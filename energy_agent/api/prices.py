@@ -71,18 +71,18 @@ def _parse_time(item: Mapping[str, Any], field: str, where: str, problems: list[
     return value
 
 
-def _parse_price(item: Mapping[str, Any], where: str, problems: list[str]) -> float | None:
-    if "price" not in item:
-        problems.append(f"{where}.price: missing")
+def _parse_price(item: Mapping[str, Any], where: str, problems: list[str], field: str = "price") -> float | None:
+    if field not in item:
+        problems.append(f"{where}.{field}: missing")
         return None
-    raw = item["price"]
+    raw = item[field]
     # bool is an int subclass; `true` is never a price
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        problems.append(f"{where}.price: not a number (got {type(raw).__name__})")
+        problems.append(f"{where}.{field}: not a number (got {type(raw).__name__})")
         return None
     value = float(raw)
     if not math.isfinite(value):
-        problems.append(f"{where}.price: not a finite number ({raw!r})")
+        problems.append(f"{where}.{field}: not a finite number ({raw!r})")
         return None
     return value
 
@@ -96,22 +96,29 @@ def _fail(problems: list[str]) -> PriceDataError:
 
 def price_curve_json(curve: PriceCurve, tz: tzinfo) -> list[dict[str, Any]]:
     """`[{"start", "end", "price"}]`, the form `parse_price_curve` reads (price files, Home Assistant's
-    `price_curve` attribute): times to the second with their offset in `tz`, prices in EUR/kWh."""
-    return [
-        {
-            "start": slot.start.astimezone(tz).isoformat(timespec="seconds"),
-            "end": slot.end.astimezone(tz).isoformat(timespec="seconds"),
-            "price": slot.price_eur_kwh,
-        }
-        for slot in curve.slots
-    ]
+    `price_curve` attribute): times to the second with their offset in `tz`, prices in EUR/kWh; and
+    `spot_price` where a slot carries one (its price is all-in: an all-in formula made it from that spot)."""
+    return [_slot_json(slot, tz) for slot in curve.slots]
+
+
+def _slot_json(slot: PriceSlot, tz: tzinfo) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "start": slot.start.astimezone(tz).isoformat(timespec="seconds"),
+        "end": slot.end.astimezone(tz).isoformat(timespec="seconds"),
+        "price": slot.price_eur_kwh,
+    }
+    if slot.spot_eur_kwh is not None:
+        item["spot_price"] = slot.spot_eur_kwh
+    return item
 
 
 def parse_price_curve(data: object, *, where: str = CURVE_KEY) -> PriceCurve:
     """Validate a `{start, end, price}` list (or an object holding it under `price_curve`) into a curve.
 
-    Times must be ISO 8601 with a UTC offset, prices finite numbers in EUR/kWh. Slots are sorted;
-    duplicates and overlaps are errors. Raises PriceDataError naming each fault as `where[i].field: problem`.
+    Times must be ISO 8601 with a UTC offset, prices finite numbers in EUR/kWh. An optional `spot_price` is the
+    spot price an all-in `price` was made from (what `price_curve_json` writes): an all-in formula then starts from
+    it again rather than adding itself twice. Slots are sorted; duplicates and overlaps are errors. Raises
+    PriceDataError naming each fault as `where[i].field: problem`.
     """
     if isinstance(data, Mapping):
         if CURVE_KEY not in data:
@@ -133,12 +140,13 @@ def parse_price_curve(data: object, *, where: str = CURVE_KEY) -> PriceCurve:
         start = _parse_time(item, "start", item_where, problems)
         end = _parse_time(item, "end", item_where, problems)
         price = _parse_price(item, item_where, problems)
+        spot = _parse_price(item, item_where, problems, "spot_price") if "spot_price" in item else None
         if start is None or end is None or price is None:
             continue
         if not start < end:
             problems.append(f"{item_where}.end: not after start ({item['end']} <= {item['start']})")
             continue
-        parsed.append((index, PriceSlot(start=start, end=end, price_eur_kwh=price)))
+        parsed.append((index, PriceSlot(start=start, end=end, price_eur_kwh=price, spot_eur_kwh=spot)))
     if problems:
         raise _fail(problems)
     parsed.sort(key=lambda pair: pair[1].start)

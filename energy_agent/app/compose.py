@@ -10,6 +10,7 @@ import asyncio
 
 from energy_agent.api.clock import Clock, SystemClock
 from energy_agent.api.devices import DeviceContext
+from energy_agent.api.homeassistant import HomeAssistantConnection
 from energy_agent.api.metrics import Metrics
 from energy_agent.api.prices import PriceSource
 from energy_agent.app.plugins import Registry
@@ -31,6 +32,7 @@ from energy_agent.runtime.planner import StandalonePlanner
 from energy_agent.runtime.price_watch import PriceWatch
 from energy_agent.runtime.publisher import StatusPublisher
 from energy_agent.runtime.readback import ReadBack
+from energy_agent.runtime.soc import SocReader
 from energy_agent.runtime.state import StateSaver, StateStore
 from energy_agent.runtime.view import DiscoveryMemory, RuntimeView
 from energy_agent.secrets import masker_for
@@ -144,6 +146,12 @@ def build_agent(
         agent.services.append(HealthServer(view, settings))
     if settings.web.enabled:
         agent.services.append(WebServer(view, settings, commands=commands, events=events, clock=clock))
+    standalone = settings.standalone
+    if standalone.soc_topic is not None or standalone.soc_entity is not None:
+        connection = prices if isinstance(prices, HomeAssistantConnection) else None
+        agent.services.append(
+            SocReader(standalone, bus=bus, clock=clock, on_reading=planner.soc_changed, connection=connection)
+        )
     return agent
 
 

@@ -1,5 +1,8 @@
 """`energy-agent plan`: explain what standalone mode would do with a price file, without touching a device.
 
+With `--config`, the config's all-in formula (`prices.price_multiplier`, `prices.price_adder_eur_kwh`) turns the
+file's prices into the prices planned on, as the running agent does with what its source delivers.
+
 No `from __future__ import annotations`: typer reads the annotations of the nested command function.
 """
 
@@ -21,6 +24,7 @@ from energy_agent.cli.common import fail, optional_config
 from energy_agent.cli.plan_inputs import ReadyByInputs, ready_by_inputs
 from energy_agent.config import StandaloneSettings
 from energy_agent.machine import machine_timezone
+from energy_agent.prices.all_in import AllInPrice
 from energy_agent.standalone.ready_by import POLICY_NAME as READY_BY_POLICY
 from energy_agent.standalone.report import EnergyJson, PlanJson, plan_json, render_chart, render_energy, render_table
 
@@ -50,10 +54,11 @@ def build_plan(
     top_x: int,
     zone: ZoneInfo,
     now: datetime,
+    formula: AllInPrice,
     ready_by: ReadyByInputs | None = None,
 ) -> PlanJson:
-    """The plan's JSON document (the shape `--json` prints)."""
-    curve = parse_price_curve(read_prices(prices_path), where=str(prices_path))
+    """The plan's JSON document (the shape `--json` prints), planned on the file's prices after `formula`."""
+    curve = formula.apply(parse_price_curve(read_prices(prices_path), where=str(prices_path)))
     plan = policy.plan(
         PlanRequest(
             prices=curve,
@@ -78,13 +83,22 @@ def build_plan(
     )  # fmt: skip
 
 
-def print_plan(document: PlanJson, *, as_json: bool, chart: Path | None, console: "Console") -> None:
+def print_plan(
+    document: PlanJson,
+    *,
+    as_json: bool,
+    chart: Path | None,
+    console: "Console",
+    formula: AllInPrice,
+) -> None:
     """Print the plan as JSON or as tables (and the energy summary, when the policy gives one); write the chart."""
     energy = document["energy"]
     if as_json:
         console.print_json(json.dumps(document))
     else:
         console.print(f"policy: {document['policy']}")
+        if not formula.is_identity:
+            console.print(f"price = {formula.describe()}")
         render_table(document["days"], console, show_levels=energy is None)
         if energy is not None:
             render_energy(energy, document["warnings"], console)
@@ -130,7 +144,14 @@ def add_plan_command(app: typer.Typer, registry: Registry) -> None:
 
     @app.command()
     def plan(
-        prices: Annotated[Path, typer.Option("--prices", help="Price file: a JSON list of {start, end, price}.")],
+        prices: Annotated[
+            Path,
+            typer.Option(
+                "--prices",
+                help="Price file: a JSON list of {start, end, price}; with --config, the prices its all-in formula "
+                "applies to, as the agent's price source delivers them.",
+            ),
+        ],
         threshold: Annotated[
             str | None, typer.Option(help="Price cap in EUR/kWh, or 'none' for no cap (default: config or 0.25).")
         ] = None,
@@ -158,13 +179,21 @@ def add_plan_command(app: typer.Typer, registry: Registry) -> None:
             float | None, typer.Option("--energy-kwh", help="Energy to add by the departure, kWh (ready-by).")
         ] = None,
         power_kw: Annotated[float | None, typer.Option("--power-kw", help="Charging power, kW (ready-by).")] = None,
-        config: Annotated[Path | None, typer.Option("--config", "-c", help="Take defaults from this config.")] = None,
+        config: Annotated[
+            Path | None,
+            typer.Option(
+                "--config",
+                "-c",
+                help="Take defaults (cap, levels, zone, policy) and the all-in price formula from this config.",
+            ),
+        ] = None,
     ) -> None:
         """Explain what standalone mode would charge, slot by slot, for a price file."""
         from rich.console import Console
 
         settings = optional_config(config, registry)
         base = settings.standalone if settings is not None else StandaloneSettings()
+        formula = AllInPrice.of(getattr(settings, "prices", None))
         try:
             checked = StandaloneSettings(
                 price_threshold=_cap(threshold, base.price_threshold),
@@ -193,7 +222,8 @@ def add_plan_command(app: typer.Typer, registry: Registry) -> None:
                 zone=zone,
                 now=when,
                 ready_by=inputs,
+                formula=formula,
             )
         except EnergyAgentError as exc:
             fail(str(exc), code=1)
-        print_plan(document, as_json=as_json, chart=chart, console=Console(width=120))
+        print_plan(document, as_json=as_json, chart=chart, console=Console(width=120), formula=formula)

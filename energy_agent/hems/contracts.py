@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
-CONTRACT_VERSION = "1.1"
+CONTRACT_VERSION = "1.2"
 """The contract version this agent speaks (major.minor); v1 grows only by optional fields."""
 
 CONTRACT_MAJOR = CONTRACT_VERSION.split(".", 1)[0]

@@ -24,6 +24,7 @@ from energy_agent.api.domain import (
     ScheduleSource,
     isoformat,
 )
+from energy_agent.api.planning import EnergySummary
 from energy_agent.hems.commands import Issue
 from energy_agent.hems.contracts import CONTRACT_MAJOR, CONTRACT_VERSION
 from energy_agent.hems.reasons import Reason
@@ -54,6 +55,10 @@ class DeviceFacts:
     """What the device was last read back to hold; None when it cannot be read back or was not read yet."""
     in_sync: bool = True
     drift_count: int = 0
+    energy: EnergySummary | None = None
+    """The energy summary of the standalone plan in force (policy `ready-by`); None under any other policy."""
+    charge_now: bool = False
+    """The owner's "charge now" override holds the device at full power."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +110,21 @@ def status_payload(device: DeviceFacts, agent: AgentFacts, now: datetime) -> dic
         "warnings": [*device.warnings, *agent.warnings],
         "applied": _applied(device, zone),
         "drift_count": device.drift_count,
+        **_energy(device.energy, zone),
+        "charge_now": device.charge_now,
         "operation_mode": agent.operation_mode.value,
         "hems_connected": agent.hems_connected,
+    }
+
+
+def _energy(energy: EnergySummary | None, zone: ZoneInfo) -> dict[str, Any]:
+    if energy is None:
+        return {"ready_by": None, "energy_planned_kwh": None, "energy_missing_kwh": None, "plan_cost_eur": None}
+    return {
+        "ready_by": _local(energy.ready_by, zone),
+        "energy_planned_kwh": round(energy.energy_planned_kwh, 3),
+        "energy_missing_kwh": round(energy.energy_missing_kwh, 3),
+        "plan_cost_eur": round(energy.cost_eur, 4),
     }
 
 

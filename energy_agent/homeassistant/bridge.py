@@ -25,7 +25,7 @@ from energy_agent import __version__
 from energy_agent.config import StandaloneSettings
 from energy_agent.hems.payloads import dumps
 from energy_agent.hems.topics import Topics
-from energy_agent.homeassistant.controls import parse_setting, settings_payload
+from energy_agent.homeassistant.controls import CHARGE_NOW, parse_setting, settings_payload
 from energy_agent.homeassistant.discovery import (
     DeviceInfo,
     DiscoveryContext,
@@ -47,6 +47,10 @@ class SettingsCommands(Protocol):
 
     async def change_standalone(self, **changes: Any) -> StandaloneSettings:
         """Apply run-time changes after the commands before them; ValueError says what is wrong."""
+        ...
+
+    async def charge_now(self, key: str, on: bool | None = None) -> bool:
+        """Toggle "charge now" on one device after the commands before it; ValueError says why it cannot."""
         ...
 
 
@@ -201,7 +205,10 @@ class HomeAssistantBridge:
         async with self._settings_lock:
             try:
                 value = parse_setting(setting, message.payload)
-                await self._commands.change_standalone(**{setting: value})
+                if setting == CHARGE_NOW:
+                    await self._commands.charge_now(value)
+                else:
+                    await self._commands.change_standalone(**{setting: value})
             except ValueError as exc:
                 log.warning("Home Assistant: %s change refused: %s", setting, exc)
                 await self.publish_settings()  # shows the value in force again; a change publishes by its notice

@@ -123,16 +123,22 @@ def entity_slug(value: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_")
 
 
-def component_config(desc: EntityDescription, node_id: str, context: DiscoveryContext) -> dict[str, Any]:
-    """One entry of `cmps`: platform, ids, how to read the state and (for controls) where to send commands."""
+def component_config(
+    desc: EntityDescription, node_id: str, context: DiscoveryContext, device_key: str | None = None
+) -> dict[str, Any]:
+    """One entry of `cmps`: platform, ids, how to read the state and (for controls) where to send commands. A
+    device's button sends the device's key (`charge-amps/1`)."""
     unique_id = checked_id(f"{node_id}_{desc.key}")
     config: dict[str, Any] = {
         "p": desc.platform.value,
         "name": desc.name,
         "unique_id": unique_id,
         "default_entity_id": f"{desc.platform.value}.{entity_slug(unique_id)}",
-        "value_template": desc.value_template,
     }
+    if desc.platform is Platform.BUTTON:
+        config["payload_press"] = device_key
+    else:
+        config["value_template"] = desc.value_template
     optional = {
         "device_class": desc.device_class,
         "state_class": desc.state_class,
@@ -150,6 +156,8 @@ def component_config(desc: EntityDescription, node_id: str, context: DiscoveryCo
         config.update(min=desc.number.min_value, max=desc.number.max_value, step=desc.number.step, mode="box")
     if desc.platform is Platform.SWITCH:
         config.update(payload_on="ON", payload_off="OFF")
+    if desc.pattern is not None:
+        config["pattern"] = desc.pattern
     return config
 
 
@@ -160,6 +168,7 @@ def _node_payload(
     descriptions: tuple[EntityDescription, ...],
     node_id: str,
     context: DiscoveryContext,
+    device_key: str | None = None,
 ) -> dict[str, Any]:
     return {
         "dev": device,
@@ -169,7 +178,7 @@ def _node_payload(
         ],
         "state_topic": state_topic,
         "qos": QOS,
-        "cmps": {checked_id(desc.key): component_config(desc, node_id, context) for desc in descriptions},
+        "cmps": {checked_id(desc.key): component_config(desc, node_id, context, device_key) for desc in descriptions},
     }
 
 
@@ -204,6 +213,7 @@ def device_message(info: DeviceInfo, context: DiscoveryContext) -> DiscoveryMess
         descriptions=DEVICE_ENTITIES,
         node_id=node_id,
         context=context,
+        device_key=f"{info.device_type}/{info.topic_id}",
     )
     return DiscoveryMessage(node_id=node_id, topic=context.discovery_topic(node_id), payload=payload)
 

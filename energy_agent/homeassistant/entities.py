@@ -8,80 +8,29 @@ docs/home-assistant.md is generated from here (`entity_table`) and checked by a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-
 from energy_agent.api.domain import ChargerState, OperationMode, ScheduleSource
+from energy_agent.homeassistant.entity_model import (
+    Category,
+    EntityDescription,
+    NumberRange,
+    Platform,
+    entity_table,
+    flag_of,
+    text_of,
+    value_of,
+)
+from energy_agent.homeassistant.ready_by_entities import READY_BY_ENTITIES
 from energy_agent.prices.health import STATES as PRICE_STATES
 
-
-class Platform(StrEnum):
-    """The Home Assistant MQTT platforms the agent uses."""
-
-    SENSOR = "sensor"
-    BINARY_SENSOR = "binary_sensor"
-    SELECT = "select"
-    NUMBER = "number"
-    SWITCH = "switch"
-
-
-class Category(StrEnum):
-    """Home Assistant entity categories (an entity without one is a primary entity)."""
-
-    CONFIG = "config"
-    DIAGNOSTIC = "diagnostic"
-
-
-@dataclass(frozen=True, slots=True)
-class NumberRange:
-    """Bounds of a number control, the same as the config model's."""
-
-    min_value: float
-    max_value: float
-    step: float
-
-
-@dataclass(frozen=True, slots=True)
-class EntityDescription:
-    """One entity: what it shows, where it reads it, and (for controls) which setting it changes."""
-
-    key: str
-    """Component id inside its device, part of `unique_id`: `[a-z0-9_]`."""
-    platform: Platform
-    name: str
-    """Entity name; Home Assistant shows it after the device name."""
-    field: str
-    """The JSON field of the state topic that the value template reads."""
-    value_template: str
-    description: str
-    """One line for the documentation table."""
-    device_class: str | None = None
-    state_class: str | None = None
-    unit: str | None = None
-    category: Category | None = None
-    options: tuple[str, ...] = ()
-    """The values of an enum sensor or a select."""
-    icon: str | None = None
-    setting: str | None = None
-    """Controls only: the agent setting the command changes (`operation_mode`, `price_threshold`, …)."""
-    number: NumberRange | None = None
-    agent_topic: str | None = None
-    """Read from the agent's own topic `{hems_prefix}/agent/{agent_topic}` instead of the node's state topic; its
-    JSON also gives the entity's attributes."""
-
-
-def _value(field: str) -> str:
-    return "{{ value_json." + field + " }}"
-
-
-def _flag(field: str) -> str:
-    return "{{ 'ON' if value_json." + field + " else 'OFF' }}"
-
-
-def _text(field: str, max_chars: int = 255) -> str:
-    # Home Assistant refuses a state longer than 255 characters; "None" shows as unknown.
-    return f"{{{{ value_json.{field}[:{max_chars}] if value_json.{field} else None }}}}"
-
+__all__ = [
+    "AGENT_ENTITIES",
+    "DEVICE_ENTITIES",
+    "Category",
+    "EntityDescription",
+    "NumberRange",
+    "Platform",
+    "entity_table",
+]
 
 DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
     EntityDescription(
@@ -89,7 +38,7 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.SENSOR,
         name="State",
         field="state",
-        value_template=_value("state"),
+        value_template=value_of("state"),
         description="The connector's state.",
         device_class="enum",
         options=tuple(s.value for s in ChargerState),
@@ -100,7 +49,7 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.SENSOR,
         name="Schedule source",
         field="schedule_source",
-        value_template=_value("schedule_source"),
+        value_template=value_of("schedule_source"),
         description="Who decided the schedule in force: the agent (standalone), a HEMS, or nobody.",
         device_class="enum",
         options=tuple(s.value for s in ScheduleSource),
@@ -111,7 +60,7 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.BINARY_SENSOR,
         name="Schedule period running",
         field="schedule_active",
-        value_template=_flag("schedule_active"),
+        value_template=flag_of("schedule_active"),
         description="On while a period of the schedule in force is running.",
         device_class="running",
     ),
@@ -120,7 +69,7 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.SENSOR,
         name="Next period start",
         field="next_period_start",
-        value_template=_value("next_period_start"),
+        value_template=value_of("next_period_start"),
         description="Start of the running or next period; unknown when none is left.",
         device_class="timestamp",
     ),
@@ -129,7 +78,7 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.SENSOR,
         name="Next period end",
         field="next_period_end",
-        value_template=_value("next_period_end"),
+        value_template=value_of("next_period_end"),
         description="End of the running or next period; unknown when none is left.",
         device_class="timestamp",
     ),
@@ -138,7 +87,7 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.SENSOR,
         name="Power",
         field="current_power_kw",
-        value_template=_value("current_power_kw"),
+        value_template=value_of("current_power_kw"),
         description="Power drawn now.",
         device_class="power",
         state_class="measurement",
@@ -149,7 +98,7 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.SENSOR,
         name="Session energy",
         field="session_energy_kwh",
-        value_template=_value("session_energy_kwh"),
+        value_template=value_of("session_energy_kwh"),
         description="Energy of the current charging session.",
         device_class="energy",
         state_class="total",
@@ -160,7 +109,7 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.SENSOR,
         name="Total energy",
         field="total_energy_kwh",
-        value_template=_value("total_energy_kwh"),
+        value_template=value_of("total_energy_kwh"),
         description="Lifetime energy meter of the device.",
         device_class="energy",
         state_class="total_increasing",
@@ -171,7 +120,7 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.BINARY_SENSOR,
         name="HEMS connected",
         field="hems_connected",
-        value_template=_flag("hems_connected"),
+        value_template=flag_of("hems_connected"),
         description="On while the HEMS announces itself online.",
         device_class="connectivity",
     ),
@@ -180,7 +129,7 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.SENSOR,
         name="Last HEMS command",
         field="last_hems_command_at",
-        value_template=_value("last_hems_command_at"),
+        value_template=value_of("last_hems_command_at"),
         description="When the last HEMS command (set or clear, accepted or not) arrived.",
         device_class="timestamp",
         icon="mdi:clock-outline",
@@ -190,7 +139,7 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.BINARY_SENSOR,
         name="Price cap active",
         field="price_threshold_active",
-        value_template=_flag("price_threshold_active"),
+        value_template=flag_of("price_threshold_active"),
         description="Standalone: on when the price cap excluded at least one otherwise chosen slot.",
         icon="mdi:cash-lock",
     ),
@@ -199,7 +148,7 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.BINARY_SENSOR,
         name="No slot under the price cap",
         field="no_eligible_slots",
-        value_template=_flag("no_eligible_slots"),
+        value_template=flag_of("no_eligible_slots"),
         description="Standalone: a problem when no slot is at or below the cap, so the device will not run.",
         device_class="problem",
     ),
@@ -208,7 +157,7 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.BINARY_SENSOR,
         name="Reachable",
         field="online",
-        value_template=_flag("online"),
+        value_template=flag_of("online"),
         description="On while the agent can reach the device.",
         device_class="connectivity",
         category=Category.DIAGNOSTIC,
@@ -218,7 +167,7 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.SENSOR,
         name="Last error",
         field="last_error",
-        value_template=_text("last_error"),
+        value_template=text_of("last_error"),
         description="The last problem the agent met with this device; unknown when there is none.",
         category=Category.DIAGNOSTIC,
         icon="mdi:alert-circle-outline",
@@ -228,15 +177,17 @@ DEVICE_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.SENSOR,
         name="Last command result",
         field="last_command_result",
-        value_template=_value("last_command_result"),
+        value_template=value_of("last_command_result"),
         description="Outcome of the last HEMS command: accepted or refused.",
         device_class="enum",
         options=("accepted", "refused"),
         category=Category.DIAGNOSTIC,
         icon="mdi:check-decagram-outline",
     ),
+    *READY_BY_ENTITIES,
 )
-"""The entities of every device, read from its status topic."""
+"""The entities of every device, read from its status topic (the ready-by controls from the settings topic: they
+change the agent's standalone settings, shown on the charger's device where the owner looks for them)."""
 
 PRICE_THRESHOLD_RANGE = NumberRange(min_value=-10.0, max_value=10.0, step=0.001)
 TOP_X_RANGE = NumberRange(min_value=1, max_value=1000, step=1)
@@ -247,7 +198,7 @@ AGENT_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.SELECT,
         name="Operation mode",
         field="operation_mode",
-        value_template=_value("operation_mode"),
+        value_template=value_of("operation_mode"),
         description="standalone or hems; changing it clears every schedule and starts the mode fresh.",
         options=tuple(m.value for m in OperationMode),
         icon="mdi:swap-horizontal",
@@ -258,7 +209,7 @@ AGENT_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.SWITCH,
         name="Pause standalone scheduling",
         field="paused",
-        value_template=_flag("paused"),
+        value_template=flag_of("paused"),
         description="On: standalone planning writes no schedule until switched off again.",
         icon="mdi:pause-circle-outline",
         setting="paused",
@@ -268,7 +219,7 @@ AGENT_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.NUMBER,
         name="Price cap",
         field="price_threshold",
-        value_template=_value("price_threshold"),
+        value_template=value_of("price_threshold"),
         description="Standalone: never charge in a slot priced above it; unknown when there is no cap.",
         unit="EUR/kWh",
         category=Category.CONFIG,
@@ -281,7 +232,7 @@ AGENT_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.NUMBER,
         name="Cheapest price levels",
         field="top_x_charge_count",
-        value_template=_value("top_x_charge_count"),
+        value_template=value_of("top_x_charge_count"),
         description="Standalone: how many of the lowest unique price levels to charge at.",
         category=Category.CONFIG,
         icon="mdi:format-list-numbered",
@@ -293,7 +244,7 @@ AGENT_ENTITIES: tuple[EntityDescription, ...] = (
         platform=Platform.SENSOR,
         name="Price data",
         field="state",
-        value_template=_value("state"),
+        value_template=value_of("state"),
         description=(
             "Health of the price source, read from `{hems_prefix}/agent/prices`: `error` while the last update "
             "failed but the prices in use still cover the coming hours, `stale` when they do not (or tomorrow's "
@@ -307,21 +258,3 @@ AGENT_ENTITIES: tuple[EntityDescription, ...] = (
     ),
 )
 """The agent's own entities: its controls, read from the settings topic, and its price data diagnostic."""
-
-
-def entity_table(descriptions: tuple[EntityDescription, ...]) -> str:
-    """A Markdown table of `descriptions`, as docs/home-assistant.md shows it."""
-    lines = [
-        "| key | platform | name | reads | class | unit | category | what it shows |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for desc in descriptions:
-        classes = " / ".join(c for c in (desc.device_class, desc.state_class) if c) or "-"
-        shown = desc.description
-        if desc.options:
-            shown += " Values: " + ", ".join(f"`{option}`" for option in desc.options) + "."
-        lines.append(
-            f"| `{desc.key}` | {desc.platform.value} | {desc.name} | `{desc.field}` | {classes} | "
-            f"{desc.unit or '-'} | {desc.category.value if desc.category else '-'} | {shown} |"
-        )
-    return "\n".join(lines) + "\n"

@@ -37,8 +37,18 @@ CORE_OPTIONS = (
     "mqtt_password",
 )
 """The predecessor's options the core maps (the device's own come from its plugin's `AppOptions`)."""
-APP_OPTIONS = ("log_level", "hems_fallback", "hems_timeout_s")
+PRICE_OPTIONS = (
+    "price_source",
+    "price_area",
+    "entsoe_token",
+    "price_currency",
+    "price_multiplier",
+    "price_adder_eur_kwh",
+)
+"""Where the prices come from when not from a Home Assistant sensor, and the all-in formula (docs/prices.md)."""
+APP_OPTIONS = ("log_level", "hems_fallback", "hems_timeout_s", *PRICE_OPTIONS)
 """Options only this app has; `log_level` is read by the start script."""
+PRICE_SOURCES = ("home_assistant", "entsoe", "nordpool")
 
 
 def known_options(mappings: Iterable[AppOptions]) -> tuple[str, ...]:
@@ -92,6 +102,41 @@ def _mqtt(options: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, A
     return mqtt
 
 
+def _prices(options: Mapping[str, Any], environ: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
+    """The `prices:` section: Home Assistant's price sensor (the default), ENTSO-E or Nord Pool, with the all-in
+    formula on any of them. Options of a source not chosen are left unused (switching back keeps them)."""
+    source = option_value(options, "price_source") or "home_assistant"
+    prices: dict[str, Any] = {"source": source}
+    if source == "home_assistant":
+        prices["url"] = SUPERVISOR_URL
+        if option_value(options, "price_sensor_entity") is not None:
+            prices["entity_id"] = options["price_sensor_entity"]
+        token = environ.get(SUPERVISOR_TOKEN_ENV, "")
+        if token:
+            prices["token"] = token
+    elif source in PRICE_SOURCES:
+        if option_value(options, "price_area") is None:
+            example = "NL or 10YNL----------L" if source == "entsoe" else "SE3 or NL"
+            problems.append(
+                f"option price_area: required with price_source {source} (the bidding zone, e.g. {example})"
+            )
+        else:
+            prices["area"] = options["price_area"]
+        if source == "entsoe":
+            if option_value(options, "entsoe_token") is None:
+                problems.append("option entsoe_token: required with price_source entsoe (see docs/prices.md)")
+            else:
+                prices["token"] = options["entsoe_token"]
+        elif option_value(options, "price_currency") is not None:
+            prices["currency"] = options["price_currency"]
+    else:
+        problems.append(f"option price_source: {source!r} is not one of {', '.join(PRICE_SOURCES)}")
+    for key in ("price_multiplier", "price_adder_eur_kwh"):
+        if option_value(options, key) is not None:
+            prices[key] = options[key]
+    return prices
+
+
 def config_from_ha_options(
     options: Mapping[str, Any], environ: Mapping[str, str], mappings: Iterable[AppOptions] = ()
 ) -> dict[str, Any]:
@@ -130,13 +175,7 @@ def config_from_ha_options(
     }
     if hems:
         document["hems"] = hems
-    prices: dict[str, Any] = {"source": "home_assistant", "url": SUPERVISOR_URL}
-    if option_value(options, "price_sensor_entity") is not None:
-        prices["entity_id"] = options["price_sensor_entity"]
-    token = environ.get(SUPERVISOR_TOKEN_ENV, "")
-    if token:
-        prices["token"] = token
-    document["prices"] = prices
+    document["prices"] = _prices(options, environ, problems)
     document["web"] = dict(WEB)
     for mapping in mappings:
         document[mapping.section] = mapping.build(options, problems)

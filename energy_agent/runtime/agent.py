@@ -20,7 +20,6 @@ from energy_agent.api.backoff import Backoff
 from energy_agent.api.clock import Clock
 from energy_agent.api.devices import Device, DeviceContext, DeviceType, ScheduleRestorer
 from energy_agent.api.errors import ConfigError, DeviceError
-from energy_agent.api.planning import DEFAULT_STANDALONE_POLICY
 from energy_agent.api.prices import PriceSource
 from energy_agent.config import CoreSettings
 from energy_agent.hems.topics import check_topic_id
@@ -194,12 +193,6 @@ class Agent:
                 self.modes.config_taken_up()
             await self.saver.flush()
             log.info("operation mode: %s", self.modes.mode.value)
-            if self.settings.standalone.policy != DEFAULT_STANDALONE_POLICY:
-                log.warning(
-                    "standalone.policy %s is used by `energy-agent plan` only: this version of the running agent "
-                    "still plans every device with its device type's policy (docs/ready-by.md)",
-                    self.settings.standalone.policy,
-                )
             if self.price_source is not None:
                 self._spawn(self.price_source.run(self.board), "prices")
             else:

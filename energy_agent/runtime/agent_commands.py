@@ -91,6 +91,22 @@ class AgentCommands:
 
         return await self.queue.submit(job)
 
+    async def charge_now(self, key: str, on: bool | None = None) -> bool:
+        """Start, end (`on`) or toggle (`None`) "charge now" on device `key` after earlier commands, and re-plan;
+        the state then in force. ValueError when the device is unknown or it cannot start."""
+
+        async def job() -> bool:
+            runtime = next((r for r in self._runtimes() if r.key == key), None)
+            if runtime is None:
+                raise ValueError(f"no device {key!r}")
+            wanted = runtime.record.charge_now_since is None if on is None else on
+            self._planner.set_charge_now(runtime, wanted)
+            await self._planner.replan("charge now" if wanted else "charge now ended")
+            runtime.changed()
+            return runtime.record.charge_now_since is not None
+
+        return await self.queue.submit(job)
+
     async def _clear(self, runtime: DeviceRuntime) -> None:
         try:
             await runtime.put_schedule(None)

@@ -18,8 +18,9 @@ from energy_agent.api.clock import Clock
 from energy_agent.api.devices import Device, ScheduleReader
 from energy_agent.api.domain import ChargerState, DeviceStatus, HeldSchedule, Schedule, isoformat
 from energy_agent.api.errors import DeviceAuthError, DeviceError, DeviceRejectedError
+from energy_agent.api.planning import EnergySummary
 from energy_agent.hems.payloads import DeviceFacts
-from energy_agent.runtime.events import DeviceChanged, Events
+from energy_agent.runtime.events import DeviceChanged, DeviceOnline, Events
 from energy_agent.runtime.serial import SerialQueue
 from energy_agent.runtime.state import DeviceRecord, StateSaver
 
@@ -34,6 +35,8 @@ class PlanInfo:
     threshold_active: bool = False
     no_eligible_slots: bool = False
     warnings: tuple[str, ...] = ()
+    energy: EnergySummary | None = None
+    """What the plan delivers by the departure (policy `ready-by`); None under any other policy."""
 
 
 @dataclass(frozen=True)
@@ -182,10 +185,14 @@ class DeviceRuntime:
         self.saver.changed()
 
     async def poll_status(self) -> None:
-        """Read the device status once; a failure shows as state `error` with the reason."""
+        """Read the device status once; a failure shows as state `error` with the reason. A device back online
+        is announced (`DeviceOnline`): a write it missed while away can be made now."""
+        was_offline = self.status is not None and not self.status.online
         try:
             self.status = await self.device.read_status()
             self.status_error = None
+            if was_offline and self.status.online:
+                self.events.emit(DeviceOnline(self.key))
         except DeviceError as exc:
             if self.status_error != str(exc):
                 log.warning("%s: status unavailable: %s", self.key, exc)
@@ -235,4 +242,6 @@ class DeviceRuntime:
             held=self.held,
             in_sync=bool(self.in_sync),
             drift_count=self.drifts_found,
+            energy=self.plan.energy,
+            charge_now=self.record.charge_now_since is not None,
         )

@@ -30,6 +30,13 @@ class DeviceAdded:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceOnline:
+    """A device that was offline answers again (its charger reconnected, its cloud is reachable again)."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgentChanged:
     """Something agent-wide changed: the mode, the HEMS liveness or fallback, a standalone setting."""
 

@@ -20,8 +20,21 @@ from energy_agent.runtime.state import AgentState, StateSaver
 
 log = logging.getLogger(__name__)
 
-OVERRIDABLE = frozenset({"price_threshold", "top_x_charge_count", "paused"})
+OVERRIDABLE = frozenset(
+    {
+        "price_threshold",
+        "top_x_charge_count",
+        "paused",
+        "policy",
+        "ready_by",
+        "departure_once",
+        "energy_kwh",
+        "target_soc",
+    }
+)
 """Standalone settings that may be changed at run time (Home Assistant, the web page)."""
+EXCLUSIVE = {"energy_kwh": "target_soc", "target_soc": "energy_kwh"}
+"""Setting one of these at run time unsets the other: the owner says how much to charge in one way at a time."""
 
 
 class ModeControl:
@@ -81,8 +94,13 @@ class ModeControl:
         if unknown:
             raise ValueError(f"not changeable at run time: {', '.join(unknown)}")
         merged = {**self._state.overrides, **changes}
+        for key, other in EXCLUSIVE.items():
+            if changes.get(key) is not None and other not in changes:
+                merged[other] = None
         self._standalone = self._effective(merged, strict=True)
-        self._state.overrides = {key: getattr(self._standalone, key) for key in sorted(OVERRIDABLE)}
+        # only what was changed at run time: a later edit of the config file's other keys still takes effect
+        dumped = self._standalone.model_dump(mode="json")
+        self._state.overrides = {key: dumped[key] for key in sorted(merged)}
         self._saver.changed()
         log.info("standalone settings changed: %s", changes)
         self._events.emit(AgentChanged("standalone settings"))

@@ -45,6 +45,8 @@ class DeviceRecord:
     in_flight: dict[str, Any] | None = None
     """A write started and not confirmed (`{"schedule": ... or None}`), saved before the device is called, so that
     a start after a kill during the write reads the device back and learns whether it landed."""
+    charge_now_since: datetime | None = None
+    """The owner pressed "charge now" then: the device charges at full power until the car is unplugged."""
     _encoded: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -69,12 +71,14 @@ class DeviceRecord:
             "last_result": self.last_result,
             "known": self.known,
             "in_flight": self.in_flight,
+            "charge_now_since": isoformat(self.charge_now_since),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DeviceRecord:
         """Inverse of `to_json`."""
         at = data.get("last_hems_command_at")
+        charge_now = data.get("charge_now_since")
         return cls(
             schedule=Schedule.from_json(data["schedule"]) if data.get("schedule") else None,
             last_hems_command_at=datetime.fromisoformat(at) if at else None,
@@ -83,6 +87,7 @@ class DeviceRecord:
             last_result=data.get("last_result"),
             known=bool(data.get("known", True)),
             in_flight=data.get("in_flight"),
+            charge_now_since=datetime.fromisoformat(charge_now) if charge_now else None,
         )
 
 

@@ -92,6 +92,16 @@ class DepartureSchedule:
                 return instant
         raise AssertionError("unreachable: a weekday with a time recurs within 8 days")  # pragma: no cover
 
+    def last_at_or_before(self, now: datetime, tz: tzinfo) -> datetime | None:
+        """The latest departure at or before `now` (UTC) within the last 8 days; None when there is none."""
+        today = now.astimezone(tz).date()
+        for offset in range(_LOOK_AHEAD_DAYS):
+            day = today - timedelta(days=offset)
+            at = self.times[day.weekday()]
+            if at is not None and (instant := first_instant_showing(day, at, tz)) <= now:
+                return instant
+        return None
+
 
 def first_instant_showing(day: date, at: time, tz: tzinfo) -> datetime:
     """The first instant (UTC) on local `day` at which the wall clock in `tz` shows `at` or later."""

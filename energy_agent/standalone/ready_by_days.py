@@ -50,19 +50,25 @@ def _periods(verdicts: Sequence[SlotVerdict], tz: tzinfo) -> list[PeriodJson]:
     return [{"start": local_iso(start, tz), "end": local_iso(end, tz)} for start, end in runs]
 
 
+def _slot_json(verdict: SlotVerdict, tz: tzinfo) -> SlotJson:
+    """One slot and its verdict; `spot_price` beside `price` when the slot carries a spot price."""
+    slot = verdict.slot
+    entry: SlotJson = {
+        "start": local_iso(slot.start, tz),
+        "end": local_iso(slot.end, tz),
+        "price": slot.price_eur_kwh,
+        "status": verdict.status.value,
+        "rank": verdict.rank,
+        "energy_kwh": round(verdict.energy_kwh, ENERGY_DECIMALS),
+    }
+    if slot.spot_eur_kwh is not None:
+        entry["spot_price"] = slot.spot_eur_kwh
+    return entry
+
+
 def day_json(day: date, verdicts: Sequence[SlotVerdict], tz: tzinfo) -> DayJson:
     """One local day: every slot with its verdict, the cap's effect, and the periods used (`levels` is empty)."""
-    slots: list[SlotJson] = [
-        {
-            "start": local_iso(verdict.slot.start, tz),
-            "end": local_iso(verdict.slot.end, tz),
-            "price": verdict.slot.price_eur_kwh,
-            "status": verdict.status.value,
-            "rank": verdict.rank,
-            "energy_kwh": round(verdict.energy_kwh, ENERGY_DECIMALS),
-        }
-        for verdict in verdicts
-    ]
+    slots = [_slot_json(verdict, tz) for verdict in verdicts]
     excluded = sum(1 for verdict in verdicts if verdict.status is SlotStatus.ABOVE_THRESHOLD)
     usable = sum(1 for verdict in verdicts if verdict.status in (SlotStatus.SELECTED, SlotStatus.NOT_NEEDED))
     return {

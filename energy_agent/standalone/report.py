@@ -116,8 +116,9 @@ def _day_heading(day: DayJson, show_levels: bool) -> str:
 
 
 def render_table(days: Sequence[DayJson], console: Console, *, show_levels: bool = True) -> None:
-    """Print one table per day: each slot's time, price, status and rank (and planned kWh when the policy gives
-    it), with the chosen levels (unless `show_levels` is False) and periods."""
+    """Print one table per day: each slot's time, price (and spot price, when an all-in formula made the price),
+    status and rank (and planned kWh when the policy gives it), with the chosen levels (unless `show_levels` is
+    False) and periods."""
     from rich.table import Table
     from rich.text import Text
 
@@ -128,10 +129,13 @@ def render_table(days: Sequence[DayJson], console: Console, *, show_levels: bool
         offsets = {datetime.fromisoformat(slot["start"]).utcoffset() for slot in day["slots"]}
         with_offset = len(offsets) > 1
         with_energy = any("energy_kwh" in slot for slot in day["slots"])
+        with_spot = any("spot_price" in slot for slot in day["slots"])
         console.print(Text(_day_heading(day, show_levels), style="bold"))
         table = Table()
         table.add_column("time")
         table.add_column("EUR/kWh", justify="right")
+        if with_spot:
+            table.add_column("spot", justify="right")
         table.add_column("status")
         table.add_column("rank", justify="right")
         if with_energy:
@@ -140,7 +144,11 @@ def render_table(days: Sequence[DayJson], console: Console, *, show_levels: bool
             style = _STATUS_STYLE.get(SlotStatus(slot["status"]), "")
             span = f"{_clock_time(slot['start'], with_offset)}–{_clock_time(slot['end'], with_offset)}"
             rank = "" if slot["rank"] is None else str(slot["rank"])
-            cells: list[str | Text] = [span, _price_text(slot["price"]), Text(slot["status"], style=style), rank]
+            cells: list[str | Text] = [span, _price_text(slot["price"])]
+            if with_spot:
+                spot = slot.get("spot_price")
+                cells.append("" if spot is None else _price_text(spot))
+            cells += [Text(slot["status"], style=style), rank]
             if with_energy:
                 energy_kwh = slot.get("energy_kwh", 0.0)
                 cells.append(f"{energy_kwh:.3f}" if energy_kwh else "")

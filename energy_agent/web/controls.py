@@ -48,6 +48,7 @@ CONTROLS = (
     Control("policy", "Policy", "choice", "ready-by", choices=("unique-price-levels", "ready-by")),
     Control("ready_by", "Departure", "time", "ready-by", nullable=True),
     Control("energy_kwh", "Energy to add", "number", "ready-by", unit="kWh", nullable=True),
+    Control("target_soc", "Or charge to", "number", "ready-by", unit="%", nullable=True),
 )
 """Every control the page knows, in page order (see the module docstring)."""
 

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import io
 import json
-import os
-import pty
 import re
-import signal
-import struct
-import subprocess
-import sys
-import termios
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+from demo_terminal import Terminal, run_printed_line, user_environment
 from rich.console import Console
 
 from energy_agent.testing import send_hems_command
@@ -89,77 +81,17 @@ async def fetch(session: aiohttp.ClientSession, url: str) -> str:
         return await response.text()
 
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
-
-
-class Terminal:
-    """A program running in a pseudo-terminal, as a user's terminal runs it; `text` is what it printed so far."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 60, 200, 0, 0))
-        self.process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
-        os.close(slave)
-        self._master = master
-        self._chunks: list[bytes] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self._master, 65536)
-            except OSError:  # the program ended and closed the terminal
-                return
-            if not chunk:
-                return
-            self._chunks.append(chunk)
-
-    @property
-    def text(self) -> str:
-        """Everything printed so far, without terminal escapes."""
-        return ANSI.sub("", b"".join(self._chunks).decode("utf-8", "replace"))
-
-    async def wait_for(self, pattern: str, timeout_s: float = 20.0) -> re.Match[str]:
-        """The first match of `pattern` in the output, waiting for it to be printed."""
-        async with asyncio.timeout(timeout_s):
-            while (found := re.search(pattern, self.text)) is None:
-                if self.process.poll() is not None:
-                    raise AssertionError(f"the program ended ({self.process.returncode}):\n{self.text[-3000:]}")
-                await asyncio.sleep(0.1)
-        return found
-
-    def stop(self) -> int:
-        """Ctrl-C, as a user stops it; the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        try:
-            code = self.process.wait(timeout=15)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-            self._reader.join(timeout=2)
-            os.close(self._master)
-        return code
-
-
 async def test_every_line_the_demo_prints_to_try_works_as_printed(tmp_path: Path) -> None:
-    bin_dir = Path(sys.executable).parent
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGY_AGENT_")}
-    env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", TERM="xterm-256color", COLUMNS="200", LINES="60")
-    demo = Terminal([str(bin_dir / "energy-agent"), "demo", "--duration", "120"], env)
+    env = user_environment()
+    demo = Terminal(["energy-agent", "demo", "--duration", "120"], env)
     try:
         await demo.wait_for(r"\(connected\)")
         printed = demo.text
         lines = [line.strip() for line in printed.splitlines() if line.strip().startswith("energy-agent hems ")]
         assert [line.split()[2] for line in lines] == ["mode", "set", "clear", "mode"], printed
         for line in lines:
-            # exactly as a user pastes it into a second terminal: the same shell, the same PATH
-            shell = await asyncio.create_subprocess_exec(
-                "bash", "-c", line, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-            )
-            out, err = await asyncio.wait_for(shell.communicate(), timeout=30)
-            assert shell.returncode == 0, f"{line}\n{out.decode()}{err.decode()}"
+            code, out, err = await run_printed_line(line, env)
+            assert code == 0, f"{line}\n{out}{err}"
             answer = json.loads(out)
             assert answer["accepted"] is True, (line, answer)
             # the demo's own screen shows the answer in its command log
@@ -170,22 +102,44 @@ async def test_every_line_the_demo_prints_to_try_works_as_printed(tmp_path: Path
     assert code == 0, demo.text[-3000:]
 
 
+async def test_the_ocpp_demo_puts_the_printed_schedule_on_the_charger(tmp_path: Path) -> None:
+    """`energy-agent demo --ocpp`: the agent is the simulated charger's OCPP central system; a printed command,
+    run as printed, is answered, and the charger then holds a charging profile with the schedule's limits."""
+    env = user_environment()
+    demo = Terminal(["energy-agent", "demo", "--ocpp", "--duration", "120"], env)
+    try:
+        await demo.wait_for(r"\(connected\)")
+        # the standalone plan reached the charger as its profile (the plan profile is 1002 on connector 1)
+        await demo.wait_for(r"on the charger\s+\d+ A now.*\(TxDefaultProfile 1002\)")
+        printed = demo.text
+        lines = [line.strip() for line in printed.splitlines() if line.strip().startswith("energy-agent hems ")]
+        mode_hems, set_line = lines[:2]
+        for line in (mode_hems, set_line):
+            code, out, err = await run_printed_line(line, env)
+            assert code == 0, f"{line}\n{out}{err}"
+            answer = json.loads(out)
+            assert answer["accepted"] is True, answer
+            await demo.wait_for(re.escape(answer["command_id"]) + r"\s*│\s*yes")
+        period = re.search(r"--period (\S+)/(\S+) --max-current 10", set_line)
+        assert period is not None, set_line
+        start, end = (datetime.fromisoformat(text) for text in period.groups())
+        await demo.wait_for(rf"on the charger\s+0 A now, 10 A from {start:%H:%M}, 0 A from {end:%H:%M}")
+    finally:
+        code = demo.stop()
+    assert code == 0, demo.text[-3000:]
+
+
 async def test_an_unknown_topic_id_is_said_at_once_on_the_embedded_broker(tmp_path: Path) -> None:
     """The demo's broker matches retained messages of `hems/+/9/capabilities` too loosely (it returns connector
     1's): the CLI must still say that no device 9 exists, not send to charge-amps/9 and wait for nobody."""
-    bin_dir = Path(sys.executable).parent
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGY_AGENT_")}
-    env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", TERM="xterm-256color", COLUMNS="200", LINES="60")
-    demo = Terminal([str(bin_dir / "energy-agent"), "demo", "--duration", "60"], env)
+    env = user_environment()
+    demo = Terminal(["energy-agent", "demo", "--duration", "60"], env)
     try:
         broker = (await demo.wait_for(r"--broker (127\.0\.0\.1:\d+)")).group(1)
         await demo.wait_for(r"\(connected\)")
-        shell = await asyncio.create_subprocess_exec(
-            "energy-agent", "hems", "set", "9", "--period", "2026-12-01T10:00:00+00:00/2026-12-01T11:00:00+00:00",
-            "--broker", broker, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        _, err = await asyncio.wait_for(shell.communicate(), timeout=8)
-        assert shell.returncode == 1
-        assert "no device '9' announced" in err.decode(), err.decode()
+        line = f"energy-agent hems set 9 --period 2026-12-01T10:00:00+00:00/2026-12-01T11:00:00+00:00 --broker {broker}"
+        code, _, err = await run_printed_line(line, env)
+        assert code == 1
+        assert "no device '9' announced" in err, err
     finally:
         demo.stop()

@@ -294,8 +294,8 @@ async def test_a_standalone_plan_reaches_the_charger_the_same_way(
     async with world_for(broker, recorder, tmp_path, [charge_point()], Quirks(), True, **standalone) as world:
         [charger] = world.chargers
         sent = len(charger.calls_of("SetChargingProfile"))
-        # the plan made at start found no charger yet; the next periodic re-plan writes it
-        await world.advance_to(301)
+        # the plan made at start found no charger yet; the status poll that sees it online plans again
+        await world.advance_to(STATUS_INTERVAL_S + 1)
         await eventually(lambda: len(charger.calls_of("SetChargingProfile")) > sent, timeout_s=10)
         plan = charger.calls_of("SetChargingProfile")[-1]
         assert curve.end is not None and plan["valid_to"] == curve.end.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -309,3 +309,45 @@ async def test_standalone_runs_the_load_in_the_cheapest_hours_under_the_cap(
         assert world.check_contracts(suffixes=("/capabilities",)) == 1
     finally:
         await world.stop_agent()
+
+
+async def test_ready_by_runs_the_water_heater_for_its_energy_by_its_time_in_the_cheapest_slots(
+    broker: Mosquitto, recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    midnight = datetime(2026, 11, 25, tzinfo=AMS)
+    prices = [0.30] * 24
+    prices[2], prices[4], prices[5], prices[9] = 0.10, 0.12, 0.11, 0.05  # 09:00 is cheapest, but after 07:00
+    prices[3] = 0.26  # cheap enough to tempt, above the load's own cap
+    path = price_file(tmp_path / "prices.json", midnight, prices)
+    world = LoadWorld(broker, recorder, tmp_path, midnight)
+    load = world.config()["switched_load"]["loads"][0]
+    ready_by = {"policy": "ready-by", "ready_by": "07:00", "energy_kwh": 5.0, "price_cap_eur_kwh": 0.25}
+    try:
+        await world.start_agent(
+            monkeypatch,
+            operation_mode="standalone",
+            prices={"source": "file", "path": str(path)},
+            switched_load={"loads": [{**load, **ready_by}]},
+        )
+        await world.advance_to(midnight + timedelta(minutes=5))
+        await eventually(lambda: world.status()["energy_planned_kwh"] is not None)
+        status = world.status()
+        # 5 kWh at the load's 2 kW: 02:00-03:00 (0.10), 05:00-06:00 (0.11), then 30 minutes from 04:00 (0.12)
+        assert status["ready_by"] == at(7, midnight)
+        assert status["energy_planned_kwh"] == 5.0 and status["energy_missing_kwh"] == 0
+        assert status["plan_cost_eur"] == round(2 * 0.10 + 2 * 0.11 + 1 * 0.12, 4)
+        expected = [(2, "ON"), (3, "OFF"), (4, "ON"), (4.5, "OFF"), (5, "ON"), (6, "OFF")]
+        for hours, payload in expected:
+            await world.advance_to(midnight + timedelta(hours=hours))
+            await world.switched_to(payload)
+        await world.advance_to(midnight + timedelta(hours=7, minutes=1))
+        assert world.switch_commands().count("ON") == 3
+        # past the departure the plan is for tomorrow's: today's cheap 09:00 hour, and a shortfall until the
+        # prices for the night are known
+        await eventually(lambda: world.status()["ready_by"] == at(24 + 7, midnight))
+        status = world.status()
+        assert status["energy_planned_kwh"] == 2.0 and status["energy_missing_kwh"] == 3.0
+        assert any("prices are known only until" in warning for warning in status["warnings"])
+        assert status["next_period_start"] == at(9, midnight)
+    finally:
+        await world.stop_agent()

@@ -70,6 +70,11 @@ def test_supervisor_token_comes_from_the_environment(registry: Registry, monkeyp
         ({**MQTT, "colour": "red"}, "switched_load.loads.0.mqtt.colour: unknown key"),
         ({**HA, "token": "t", "entity_id": "boiler"}, "switched_load.loads.0.home_assistant.entity_id: must look like"),
         ({**HA, "token": "t", "url": "ha.local"}, "switched_load.loads.0.home_assistant.url: must start with http"),
+        (
+            {**MQTT, "policy": "ready-by", "ready_by": "07:00"},
+            "switched_load.loads.0.mqtt: policy ready-by needs",
+        ),
+        ({**MQTT, "ready_by": "7:60"}, "switched_load.loads.0.mqtt.ready_by: String should match pattern"),
     ],
 )
 def test_each_fault_names_its_key(registry: Registry, load_config: dict[str, Any], expected: str) -> None:
@@ -96,5 +101,11 @@ def test_devices_are_built_with_the_driver_their_config_names(registry: Registry
     assert isinstance(ha, SwitchedLoad) and isinstance(mqtt, SwitchedLoad)
     assert isinstance(ha.switch, HomeAssistantSwitch) and isinstance(mqtt.switch, MqttSwitch)
     assert isinstance(ha, PolicyOptionsSource)
-    assert dict(ha.policy_options) == {"hours_per_day": 2, "price_cap_eur_kwh": 0.2}
+    assert dict(ha.policy_options) == {
+        "hours_per_day": 2,
+        "price_cap_eur_kwh": 0.2,
+        "policy": "cheapest-hours",
+        "ready_by": None,
+        "energy_kwh": None,
+    }
     assert (ha.topic_id, mqtt.name, mqtt.capabilities.extra) == ("boiler", "pump", {"power_kw": 0.75, "driver": "mqtt"})

@@ -102,6 +102,7 @@ class ChargeAmpsAccount:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         config = self.config
+        assert config.email is not None and config.password is not None  # the config model requires them for the cloud
         if config.api == "userapp":
             self._client = UserAppClient(
                 self._session,

@@ -31,7 +31,7 @@ from energy_agent.api import (
 )
 from energy_agent_chargeamps.account import ChargeAmpsAccount, ConnectorReading
 from energy_agent_chargeamps.client import SmartChargingSchedule
-from energy_agent_chargeamps.config import ChargeAmpsConfig
+from energy_agent_chargeamps.config import MIN_CURRENT_A, ChargeAmpsConfig
 from energy_agent_chargeamps.weekly import (
     WeeklyPeriod,
     WeeklySchedule,
@@ -44,7 +44,6 @@ from energy_agent_chargeamps.weekly import (
 log = logging.getLogger(__name__)
 
 DEVICE_TYPE = "charge-amps"
-MIN_CURRENT_A = 6.0
 HORIZON_S = 7 * 86400
 MAX_PERIODS = 96
 DIRECT_RECHECK_S = 60.0

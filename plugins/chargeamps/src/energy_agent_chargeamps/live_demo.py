@@ -1,7 +1,8 @@
 """`energy-agent demo`: the whole product in one command, with nothing else installed.
 
-An embedded MQTT broker (or `--broker HOST:PORT`), the Charge Amps simulator with a car plugged in, a
-realistic price curve for today and tomorrow, and a real agent; the terminal shows the mode, the plan and
+An embedded MQTT broker (or `--broker HOST:PORT`), a simulated HALO with a car plugged in (behind the
+Charge Amps cloud simulator, or with `--ocpp` an OCPP charge point connected to the agent's central system),
+a realistic price curve for today and tomorrow, and a real agent; the terminal shows the mode, the plan and
 why, the charger's status, and every HEMS command with its result.
 """
 
@@ -32,14 +33,7 @@ from energy_agent.testing import (
     running_agent,
     sample_curve,
 )
-from energy_agent_chargeamps.simulator import (
-    DEMO_API_KEY,
-    DEMO_CHARGE_POINT_ID,
-    DEMO_EMAIL,
-    DEMO_PASSWORD,
-    Simulator,
-    populate_demo,
-)
+from energy_agent_chargeamps.demo_chargers import CloudCharger, DemoCharger, OcppCharger
 
 DEVICE_KEY = "charge-amps/1"
 STATUS_FIELDS = ("state", "current_power_kw", "session_energy_kwh", "schedule_source", "schedule_active",
@@ -49,10 +43,12 @@ STATUS_FIELDS = ("state", "current_power_kw", "session_energy_kwh", "schedule_so
 class DemoView:
     """What the terminal shows; built from the running agent's view and the answers on the broker."""
 
-    def __init__(self, agent: AgentView, broker: str, fallback: str) -> None:
+    def __init__(self, agent: AgentView, broker: str, fallback: str, charger: DemoCharger, zone: ZoneInfo) -> None:
         self.agent = agent
         self.broker = broker
         self.fallback = fallback
+        self.charger = charger
+        self.zone = zone
 
     @property
     def commands(self) -> list[dict[str, Any]]:
@@ -75,7 +71,10 @@ class DemoView:
             status = Table.grid(padding=(0, 2))
             for key in STATUS_FIELDS:
                 status.add_row(key, str(charger.status.get(key)))
-            parts.append(Panel(status, title="charger HALO connector 1 (simulated)"))
+            holds = self.charger.holds(self.zone)
+            if holds is not None:
+                status.add_row("on the charger", holds)
+            parts.append(Panel(status, title=self.charger.title))
             plan = agent.plan(DEVICE_KEY)
             if plan is not None:
                 parts.append(Panel(self._plan_table(plan.explanation.get("days", [])), title=self._plan_title()))
@@ -114,9 +113,13 @@ class DemoView:
 
 
 async def run_demo(
-    *, broker: str | None = None, duration_s: float | None = None, console: Console | None = None
+    *, broker: str | None = None, ocpp: bool = False, duration_s: float | None = None, console: Console | None = None
 ) -> dict[str, Any]:
-    """Run the demo until Ctrl-C (or `duration_s`); returns a summary for tests."""
+    """Run the demo until Ctrl-C (or `duration_s`); returns a summary for tests.
+
+    With `ocpp` the charger is an OCPP charge point connected to the agent (`chargeamps: {api: ocpp}`) rather
+    than a HALO behind the Charge Amps cloud; the topics and the commands to try are the same.
+    """
     console = console or Console()
     zone_name = machine_timezone()
     zone = ZoneInfo(zone_name)
@@ -131,9 +134,8 @@ async def run_demo(
     else:
         host, _, port_text = broker.rpartition(":")
         port, protocol = int(port_text), "5"
-    sim = Simulator(clock)
-    populate_demo(sim)
-    sim_url = await sim.start(port=0)
+    simulated: DemoCharger = OcppCharger(clock) if ocpp else CloudCharger(clock)
+    section = await simulated.start()
     with tempfile.TemporaryDirectory(prefix="energy-agent-demo-") as workdir:
         prices = Path(workdir) / "prices.json"
         curve = sample_curve([today, today + timedelta(days=1)], zone)
@@ -146,14 +148,7 @@ async def run_demo(
             "prices": {"source": "file", "path": str(prices)},
             "health": {"enabled": False},
             "web": {"port": 0},
-            "chargeamps": {
-                "email": DEMO_EMAIL,
-                "password": DEMO_PASSWORD,
-                "api_key": DEMO_API_KEY,
-                "base_url": sim_url,
-                "charge_point_id": DEMO_CHARGE_POINT_ID,
-                "poll_interval_s": 5,
-            },
+            "chargeamps": section,
         }
         where = f"{host}:{port}"
         period_start = (clock.now() + timedelta(minutes=2)).astimezone(zone).replace(second=0, microsecond=0)
@@ -171,7 +166,7 @@ async def run_demo(
             loop.add_signal_handler(signum, stop.set)
         try:
             async with running_agent(document, registry=plugin_registry(entry_points=True), clock=clock) as agent:
-                view = DemoView(agent.view, where, fallback="none")
+                view = DemoView(agent.view, where, fallback="none", charger=simulated, zone=zone)
                 # Printed once, unwrapped, above the live view: each line can be copied whole into another terminal.
                 if agent.web_url is not None:
                     console.print(f"The owner's web page: {agent.web_url}", soft_wrap=True, highlight=False)
@@ -189,12 +184,12 @@ async def run_demo(
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
-            await sim.stop()
+            await simulated.stop()
             if embedded is not None:
                 await embedded.stop()
         return {
             "broker": where,
-            "schedule_writes": len(sim.requests("PUT /api/smartChargingSchedules")),
+            "schedule_writes": simulated.writes(),
             "schedule_source": charger.status["schedule_source"] if charger else None,
             "commands": commands,
         }

@@ -4,20 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 import typer
 
-from energy_agent.api import DEFAULT_STANDALONE_POLICY, AppOptions, ConfigError, DeviceContext, DeviceType, hookimpl
+from energy_agent.api import (
+    DEFAULT_STANDALONE_POLICY,
+    AppOptions,
+    ConfigError,
+    Device,
+    DeviceContext,
+    DeviceType,
+    hookimpl,
+)
 from energy_agent_chargeamps.account import ChargeAmpsAccount, ChargePointInfo
 from energy_agent_chargeamps.app_options import APP_OPTIONS
 from energy_agent_chargeamps.config import ChargeAmpsConfig
 from energy_agent_chargeamps.connector import DEVICE_TYPE, ChargeAmpsConnector, ChargeAmpsScheduleConnector
+from energy_agent_ocpp.plugin import create_connectors as create_ocpp_connectors
 
 
-async def create_connectors(config: ChargeAmpsConfig, context: DeviceContext) -> list[ChargeAmpsConnector]:
-    """One device per configured connector of each charge point (all owned ones unless one is named)."""
+async def create_connectors(config: ChargeAmpsConfig, context: DeviceContext) -> Sequence[Device]:
+    """One device per configured connector: of the charger connected to the agent's OCPP central system (api:
+    ocpp), or of each charge point of the account (all owned ones unless one is named)."""
+    if config.api == "ocpp":
+        return create_ocpp_connectors(config.central_system(), context, device_type=DEVICE_TYPE)
+    return await create_cloud_connectors(config, context)
+
+
+async def create_cloud_connectors(config: ChargeAmpsConfig, context: DeviceContext) -> list[ChargeAmpsConnector]:
+    """One device per configured connector of each charge point of the account (all owned ones unless one is named)."""
     account = ChargeAmpsAccount(config, context.clock, metrics=context.metrics)
     if config.charge_point_id is not None:
         points = [ChargePointInfo(config.charge_point_id, config.charge_point_id, tuple(config.connector_ids))]
@@ -102,6 +119,14 @@ def register_commands(cli: typer.Typer) -> None:
         broker: Annotated[
             str | None, typer.Option(help="HOST:PORT of a broker to use instead of the embedded one.")
         ] = None,
+        ocpp: Annotated[
+            bool,
+            typer.Option(
+                "--ocpp",
+                help="Drive the charger over local OCPP 1.6J (api: ocpp): a simulated charge point connects to the "
+                "agent's central system, instead of a HALO behind the simulated Charge Amps cloud.",
+            ),
+        ] = False,
         duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     ) -> None:
         """Zero-setup demo: embedded broker, simulated charger and car, today's prices, and a live agent."""
@@ -110,7 +135,7 @@ def register_commands(cli: typer.Typer) -> None:
 
         try:
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(run_demo(broker=broker, duration_s=duration))
+                asyncio.run(run_demo(broker=broker, ocpp=ocpp, duration_s=duration))
         except EmbeddedBrokerMissing as exc:
             typer.echo(f"error: {exc} (--broker HOST:PORT)", err=True)
             raise typer.Exit(1) from None

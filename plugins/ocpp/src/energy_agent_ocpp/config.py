@@ -99,16 +99,13 @@ class ChargePointConfig(BaseModel):
         return self.name or self.id
 
 
-class OcppConfig(BaseModel):
-    """The agent as an OCPP 1.6J central system: chargers connect to it and hold its plan as a charging profile."""
+class CentralSystemConfig(BaseModel):
+    """How the agent's OCPP 1.6J central system listens and treats its chargers, whichever charge points it accepts."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     listen: ListenConfig = Field(default_factory=ListenConfig, description="Where chargers connect.")
     tls: TlsConfig | None = Field(None, description="Certificate and key for wss:// (security profile 2); none: ws://.")
-    charge_points: list[ChargePointConfig] = Field(
-        ..., min_length=1, description="The only charge points accepted; each id must be unique."
-    )
     limit_after_expiry_a: float | None = Field(
         0,
         ge=0,
@@ -128,6 +125,14 @@ class OcppConfig(BaseModel):
         le=3600,
         description="Written to each charger at connect (MeterValueSampleInterval) so that it reports power and "
         "energy; 0 turns sampled meter values off; null: leave the charger's own.",
+    )
+
+
+class OcppConfig(CentralSystemConfig):
+    """The agent as an OCPP 1.6J central system: chargers connect to it and hold its plan as a charging profile."""
+
+    charge_points: list[ChargePointConfig] = Field(
+        ..., min_length=1, description="The only charge points accepted; each id must be unique."
     )
 
     @model_validator(mode="after")

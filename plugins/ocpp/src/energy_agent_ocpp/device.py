@@ -70,9 +70,11 @@ def describe(limits: LimitSchedule) -> str:
 
 
 class OcppConnector:
-    """A connector of a charge point connected to the agent's central system (see the module docstring)."""
+    """A connector of a charge point connected to the agent's central system (see the module docstring).
 
-    device_type = DEVICE_TYPE
+    Its topics are `hems/{device_type}/{topic_id}/…`: `ocpp` for the `ocpp:` section's chargers, `charge-amps`
+    for a Charge Amps charger driven over OCPP (the Charge Amps plugin's `api: ocpp`).
+    """
 
     def __init__(
         self,
@@ -82,7 +84,9 @@ class OcppConnector:
         *,
         config: OcppConfig,
         context: DeviceContext,
+        device_type: str = DEVICE_TYPE,
     ) -> None:
+        self.device_type = device_type
         self.central = central
         self.charge_point = charge_point
         self.connector_id = connector_id

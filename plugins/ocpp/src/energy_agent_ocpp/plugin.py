@@ -17,15 +17,21 @@ if TYPE_CHECKING:
     from energy_agent_ocpp.device import OcppConnector
 
 
-def create_connectors(config: OcppConfig, context: DeviceContext) -> list[OcppConnector]:
-    """One device per configured connector, all sharing one central system (one websockets server)."""
+def create_connectors(
+    config: OcppConfig, context: DeviceContext, *, device_type: str = DEVICE_TYPE
+) -> list[OcppConnector]:
+    """One device per configured connector, all sharing one central system (one websockets server).
+
+    `device_type` is the topic segment of the devices: another plugin (Charge Amps' `api: ocpp`) builds its
+    devices here under its own.
+    """
     # imported here: the ocpp library (with its message schemas) costs memory an agent without `ocpp:` never needs
     from energy_agent_ocpp.central import CentralSystem
     from energy_agent_ocpp.device import OcppConnector
 
     central = CentralSystem(config, context.clock, metrics=context.metrics)
     return [
-        OcppConnector(central, charge_point, connector_id, config=config, context=context)
+        OcppConnector(central, charge_point, connector_id, config=config, context=context, device_type=device_type)
         for charge_point in config.charge_points
         for connector_id in charge_point.connectors
     ]

@@ -10,6 +10,7 @@ from energy_agent.api import HomeAssistantConnection, entity_id
 from energy_agent_switched_load.policy import DEFAULT_HOURS_PER_DAY
 
 TOPIC_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+CLOCK_PATTERN = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$"
 
 
 class LoadConfig(BaseModel):
@@ -31,6 +32,22 @@ class LoadConfig(BaseModel):
         description="Standalone cap, EUR/kWh: never run in an hour with a slot above it; default: the core's.",
     )
     poll_interval_s: float = Field(60, ge=1, le=3600, description="How often the switch's state is read.")
+    policy: Literal["cheapest-hours", "ready-by"] = Field(
+        "cheapest-hours",
+        description="Standalone: run in the cheapest hours of each day, or (ready-by) for energy_kwh by ready_by.",
+    )
+    ready_by: str | None = Field(
+        None, pattern=CLOCK_PATTERN, description="ready-by: the daily time the energy must be in, 'HH:MM' (quoted)."
+    )
+    energy_kwh: float | None = Field(
+        None, gt=0, le=1000, description="ready-by: the energy to deliver by ready_by each day, kWh (at power_kw)."
+    )
+
+    @model_validator(mode="after")
+    def _ready_by(self) -> Self:
+        if self.policy == "ready-by" and (self.ready_by is None or self.energy_kwh is None):
+            raise ValueError("policy ready-by needs ready_by ('HH:MM') and energy_kwh")
+        return self
 
     @property
     def display_name(self) -> str:

@@ -61,6 +61,9 @@ class SwitchedLoad:
         self.policy_options: Mapping[str, Any] = {
             "hours_per_day": config.hours_per_day,
             "price_cap_eur_kwh": config.price_cap_eur_kwh,
+            "policy": config.policy,
+            "ready_by": config.ready_by,
+            "energy_kwh": config.energy_kwh,
         }
         self._switched: bool | None = None
         """What was last written to the switch; None before the first write."""
