@@ -233,6 +233,7 @@ def agent_document(workdir: Path, port: int, prefix: str, *, mode: str = "hems",
             "discovery_prefix": f"{prefix}-ha",
         },
         "health": {"port": 0},  # any free port: the machine may run an agent on the default one
+        "web": {"port": 0},
         **sections,
     }
 

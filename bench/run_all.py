@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, tuple[list[str], bool]] = {
     "process": (["bench.bench_process"], True),
     "cloud_calls": (["bench.bench_cloud_calls"], True),
     "ocpp_latency": (["bench.bench_ocpp"], True),
+    "web_page": (["bench.bench_web"], True),
 }
 TIMEOUT_S = {False: 1200, True: 180}  # per benchmark, full / quick
 

@@ -6,7 +6,6 @@ source are validated by the plugins' own models, with the same per-key error lin
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import functools
 import operator
@@ -33,6 +32,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from energy_agent.api.domain import OperationMode
 from energy_agent.api.errors import ConfigError
 from energy_agent.api.prices import PriceSourceType
+from energy_agent.machine import is_loopback, machine_timezone
 from energy_agent.standalone.departure import WEEKDAYS, DepartureSchedule
 from energy_agent.standalone.ready_by import POLICY_NAME as READY_BY_POLICY
 
@@ -40,27 +40,6 @@ CONFIG_ENV = "ENERGY_AGENT_CONFIG"
 ENV_PREFIX = "ENERGY_AGENT_"
 TOPIC_SEGMENT = r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$"
 SECRET_KEY_PARTS = ("password", "token", "api_key", "secret")
-
-
-def machine_timezone() -> str:
-    """The machine's IANA zone name (TZ, /etc/timezone, /etc/localtime), else UTC."""
-    candidates = [os.environ.get("TZ", "").lstrip(":")]
-    with contextlib.suppress(OSError):
-        candidates.append(Path("/etc/timezone").read_text().strip())
-    try:
-        target = str(Path("/etc/localtime").resolve())
-        if "zoneinfo/" in target:
-            candidates.append(target.split("zoneinfo/", 1)[1])
-    except OSError:
-        pass
-    for name in candidates:
-        if name:
-            try:
-                ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-            return name
-    return "UTC"
 
 
 class Section(BaseModel):
@@ -220,6 +199,25 @@ class HealthSettings(Section):
     port: int = Field(9713, ge=0, le=65535, description="TCP port (0: any free port).")
 
 
+class WebSettings(Section):
+    """The owner's web page: the plan, the devices, the HEMS commands and a few controls (docs/web.md)."""
+
+    enabled: bool = Field(True, description="Serve the web page and its JSON API.")
+    host: str = Field("127.0.0.1", description="Address to bind; other than loopback it needs a password (or ingress).")
+    port: int = Field(9714, ge=0, le=65535, description="TCP port (0: any free port).")
+    password: SecretStr | None = Field(None, description="Asked by the browser (HTTP Basic, any user name).")
+    ingress: bool = Field(False, description="Behind Home Assistant ingress: only its proxy may connect (the app).")
+
+    @model_validator(mode="after")
+    def _guarded(self) -> WebSettings:
+        """A page reachable from the network must ask for a password (ingress has Home Assistant ask)."""
+        if self.enabled and not self.ingress and self.password is None and not is_loopback(self.host):
+            raise ValueError(
+                f"host {self.host} is reachable from other machines: set web.password, or bind 127.0.0.1 (the default)"
+            )
+        return self
+
+
 class CoreSettings(BaseSettings):
     """The core's keys. Plugin sections and `prices` are added by `settings_class`."""
 
@@ -235,6 +233,7 @@ class CoreSettings(BaseSettings):
     hems: HemsSettings = Field(default_factory=HemsSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     read_back: ReadBackSettings = Field(default_factory=ReadBackSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @field_validator("timezone")
     @classmethod

@@ -54,7 +54,7 @@ def agent_process(broker: Broker, tmp_path: Path) -> Iterator[tuple[subprocess.P
     config = tmp_path / "energy-agent.yaml"
     config.write_text(
         f"state_dir: {tmp_path / 'state'}\nmqtt: {{port: {broker.port}, reconnect_max_s: 0.5}}\n"
-        f"health: {{port: {port}}}\n"
+        f"health: {{port: {port}}}\nweb: {{port: 0}}\n"
     )
     agent = subprocess.Popen(
         [sys.executable, "-m", "energy_agent", "run", "--config", str(config)],

@@ -74,6 +74,7 @@ def document(tmp_path: Path, port: int, *, sim: Simulator | None = None, **overr
         "state_dir": str(tmp_path / "state"),
         "mqtt": {"host": "127.0.0.1", "port": port, "reconnect_min_s": 0.05, "reconnect_max_s": 0.2},
         "health": {"port": 0},
+        "web": {"port": 0},
     }
     if sim is not None:
         doc["chargeamps"] = {"email": EMAIL, "password": PASSWORD, "base_url": sim.base_url, "charge_point_id": CP}

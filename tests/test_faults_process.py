@@ -81,6 +81,7 @@ async def agent_process(
                 "state_dir": str(state_dir),
                 "mqtt": {"port": broker.port, "reconnect_min_s": 0.1, "reconnect_max_s": 1},
                 "health": {"port": 0},
+                "web": {"port": 0},
                 "chargeamps": {"email": EMAIL, "password": PASSWORD, "base_url": sim.base_url, "charge_point_id": CP},
             }
         )

@@ -83,6 +83,7 @@ def test_every_predecessor_option_is_mapped(registry: Registry) -> None:
             "entity_id": "sensor.energy_prices_electricity_import_price",
             "token": "fixture-supervisor-token",
         },
+        "web": {"enabled": True, "host": "0.0.0.0", "port": 9714, "ingress": True},
         "chargeamps": {
             "api": "userapp",
             "email": "owner@example.com",
@@ -248,6 +249,9 @@ def test_app_config_offers_exactly_the_known_options() -> None:
     settings = load_settings(collect(get_plugin_manager()), data=config_from_ha_options(defaults, ENVIRON))
     assert settings.standalone.price_threshold == 0.25 and settings.standalone.top_x_charge_count == 16
     assert set(APP_OPTIONS) <= set(config["schema"])
+    # the web page opens from the sidebar: served behind ingress on the app's ingress port, to the proxy only
+    assert config["ingress"] is True and config["panel_icon"].startswith("mdi:")
+    assert (settings.web.ingress, settings.web.port) == (True, config["ingress_port"])
 
 
 def test_app_translations_docs_and_start_script() -> None:

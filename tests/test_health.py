@@ -124,6 +124,7 @@ async def test_healthz_names_each_reason_until_the_agent_is_ready(tmp_path: Path
             },
             "fake": {"topic_ids": ["1", "2"]},
             "health": {"port": 0},
+            "web": {"port": 0},
         },
     )
     agent = build_agent(settings, registry)

@@ -357,6 +357,7 @@ def settings_for(broker: Broker, tmp_path: Path, topic_ids: list[str], **extra: 
         "timezone": "Europe/Amsterdam",
         "mqtt": {"host": "127.0.0.1", "port": broker.port, "reconnect_min_s": 0.05, "reconnect_max_s": 0.2},
         "health": {"port": 0},
+        "web": {"port": 0},
         "fake": {"topic_ids": topic_ids},
         **extra,
     }

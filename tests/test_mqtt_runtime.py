@@ -28,7 +28,7 @@ def settings_for(broker: Broker, tmp_path: Path, **extra: Any):  # type: ignore[
     text = (
         f"state_dir: {tmp_path / 'state'}\ntimezone: Europe/Amsterdam\n"
         f"mqtt: {{host: 127.0.0.1, port: {broker.port}, reconnect_min_s: 0.05, reconnect_max_s: 0.2}}\n"
-        "fake: {topic_ids: ['1', '2']}\nhealth: {port: 0}\n"
+        "fake: {topic_ids: ['1', '2']}\nhealth: {port: 0}\nweb: {port: 0}\n"
     )
     for key, value in extra.items():
         text += f"{key}: {json.dumps(value)}\n"

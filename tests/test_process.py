@@ -21,7 +21,9 @@ AVAILABILITY = "hems/agent/availability"
 @pytest.fixture
 def agent_process(broker: Broker, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     config = tmp_path / "energy-agent.yaml"
-    config.write_text(f"state_dir: {tmp_path / 'state'}\nmqtt: {{port: {broker.port}}}\nhealth: {{port: 0}}\n")
+    config.write_text(
+        f"state_dir: {tmp_path / 'state'}\nmqtt: {{port: {broker.port}}}\nhealth: {{port: 0}}\nweb: {{port: 0}}\n"
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "energy_agent", "run", "--config", str(config)],
         stdout=subprocess.PIPE,

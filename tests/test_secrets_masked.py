@@ -196,7 +196,9 @@ async def cloud() -> AsyncIterator[tuple[Simulator, EchoingCloud, str]]:
 
 
 @asynccontextmanager
-async def agent_process(tmp_path: Path, broker: Broker, cloud_url: str, health_port: int) -> AsyncIterator[list[str]]:
+async def agent_process(
+    tmp_path: Path, broker: Broker, cloud_url: str, health_port: int, web_port: int = 0
+) -> AsyncIterator[list[str]]:
     """`energy-agent run` for the echoing cloud; yields its stderr lines so far (all of them after the block)."""
     config = tmp_path / "energy-agent.yaml"
     config.write_text(
@@ -207,6 +209,7 @@ async def agent_process(tmp_path: Path, broker: Broker, cloud_url: str, health_p
                 "state_dir": str(tmp_path / "state"),
                 "mqtt": {"port": broker.port, "reconnect_min_s": 0.1, "reconnect_max_s": 1},
                 "health": {"port": health_port},
+                "web": {"port": web_port},
                 "chargeamps": {
                     "email": EMAIL,
                     "password": PASSWORD,
@@ -233,8 +236,8 @@ def schedule(command_id: str) -> dict[str, Any]:
     }
 
 
-async def healthz(port: int) -> tuple[int, str]:
-    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/healthz") as answer:
+async def healthz(port: int, path: str = "healthz") -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/{path}") as answer:
         return answer.status, await answer.text()
 
 
@@ -242,8 +245,8 @@ async def test_a_cloud_echoing_the_password_leaks_it_nowhere(
     broker: Broker, cloud: tuple[Simulator, EchoingCloud, str], tmp_path: Path
 ) -> None:
     _, proxy, url = cloud
-    health_port = free_port()
-    async with agent_process(tmp_path, broker, url, health_port) as log:
+    health_port, web_port = free_port(), free_port()
+    async with agent_process(tmp_path, broker, url, health_port, web_port) as log:
         async with listening(broker, "hems/agent/availability", f"{BASE}/status") as ready:
             await ready.wait_for("hems/agent/availability", lambda p: p == b"online", timeout_s=20)
             await ready.wait_for(f"{BASE}/status", timeout_s=10)
@@ -270,6 +273,8 @@ async def test_a_cloud_echoing_the_password_leaks_it_nowhere(
 
         assert leaks(raw_result) == [], raw_result
         assert leaks(health) == [], health
+        web = [(await healthz(web_port, path))[1] for path in ("", "api/status", "api/plan")]  # the web page
+        assert "answered 400" in web[1] and leaks("\n".join(web)) == [], web
         assert leaks(retained) == [], retained
     stderr = "\n".join(log)
     assert "answered 400" in stderr, stderr

@@ -27,10 +27,11 @@ OPTIONS_FIXTURE = Path(__file__).parent / "fixtures" / "ha-options.predecessor.j
 
 
 def user_env(**extra: str) -> dict[str, str]:
-    """A user's shell: no ENERGY_AGENT_* of the caller, the venv's scripts on PATH, health on a free port."""
+    """A user's shell: no ENERGY_AGENT_* of the caller, the venv's scripts on PATH, health and web on free ports."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGY_AGENT_", "HA_MQTT_", "SUPERVISOR_"))}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["ENERGY_AGENT_HEALTH__PORT"] = "0"  # this machine may run an agent on the default port
+    env["ENERGY_AGENT_WEB__PORT"] = "0"
     env.update(extra)
     return env
 

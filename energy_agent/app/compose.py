@@ -22,6 +22,7 @@ from energy_agent.mqtt.bus import MqttBus
 from energy_agent.prices.board import PriceBoard
 from energy_agent.runtime.agent import Agent
 from energy_agent.runtime.agent_commands import AgentCommands
+from energy_agent.runtime.command_log import CommandLog
 from energy_agent.runtime.devices import DeviceRuntime
 from energy_agent.runtime.events import Events
 from energy_agent.runtime.hems_commands import HemsCommands
@@ -36,6 +37,7 @@ from energy_agent.runtime.state import StateSaver, StateStore
 from energy_agent.runtime.view import DiscoveryMemory, RuntimeView
 from energy_agent.secrets import masker_for
 from energy_agent.web.health import HealthServer
+from energy_agent.web.server import WebServer
 
 
 def build_agent(
@@ -92,6 +94,7 @@ def build_agent(
         events=events,
     )
     started = asyncio.Event()
+    command_log = CommandLog(clock, events)
     view = RuntimeView(
         settings=settings,
         device_types=registry.device_types,
@@ -106,6 +109,7 @@ def build_agent(
         metrics=metrics,
         status_of=publisher.status_of,
         started=started,
+        command_log=command_log,
     )
     bridge = HomeAssistantBridge(
         view=view,
@@ -140,6 +144,8 @@ def build_agent(
     )
     if settings.health.enabled:
         agent.services.append(HealthServer(view, settings))
+    if settings.web.enabled:
+        agent.services.append(WebServer(view, settings, commands=commands, events=events, clock=clock))
     standalone = settings.standalone
     if standalone.soc_topic is not None or standalone.soc_entity is not None:
         connection = prices if isinstance(prices, HomeAssistantConnection) else None

@@ -22,7 +22,8 @@ from energy_agent.api.prices import parse_price_curve
 from energy_agent.app.plugins import Registry
 from energy_agent.cli.common import fail, optional_config
 from energy_agent.cli.plan_inputs import ReadyByInputs, ready_by_inputs
-from energy_agent.config import StandaloneSettings, machine_timezone
+from energy_agent.config import StandaloneSettings
+from energy_agent.machine import machine_timezone
 from energy_agent.prices.all_in import AllInPrice
 from energy_agent.standalone.ready_by import POLICY_NAME as READY_BY_POLICY
 from energy_agent.standalone.report import EnergyJson, PlanJson, plan_json, render_chart, render_energy, render_table

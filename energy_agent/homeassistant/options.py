@@ -20,6 +20,10 @@ STATE_DIR = "/data/state"
 """`/data` is the app's persistent folder."""
 DEFAULT_MQTT_HOST = "core-mosquitto"
 DEFAULT_MQTT_PORT = 1883
+INGRESS_PORT = 9714
+"""`ingress_port` in the app's config.yaml: the web page, opened from the Home Assistant sidebar."""
+WEB = {"enabled": True, "host": "0.0.0.0", "port": INGRESS_PORT, "ingress": True}
+"""The web page behind ingress: it listens on the app's network, and only the ingress proxy may connect."""
 
 CORE_OPTIONS = (
     "operation_mode",
@@ -172,6 +176,7 @@ def config_from_ha_options(
     if hems:
         document["hems"] = hems
     document["prices"] = _prices(options, environ, problems)
+    document["web"] = dict(WEB)
     for mapping in mappings:
         document[mapping.section] = mapping.build(options, problems)
     if problems:

@@ -1,5 +1,5 @@
-"""Agent-wide commands: the operation mode (MQTT, Home Assistant's select) and the standalone settings (Home
-Assistant's controls, the web page), taking effect one at a time in arrival order.
+"""Agent-wide commands: the operation mode (MQTT, Home Assistant's select, the web page) and the standalone settings
+(Home Assistant's controls, the web page), taking effect one at a time in arrival order.
 
 A mode switch clears every device's schedule and starts the new mode fresh. Its device clears are queued on
 each device the moment the command arrives, so a HEMS command that arrives after it is applied after it; the
@@ -74,6 +74,13 @@ class AgentCommands:
 
         return self.queue.submit(finish)
 
+    def command_mode(self, mode: OperationMode, reason: str) -> asyncio.Future[OperationMode]:
+        """A mode command: a switch when it differs from the mode commanded so far, else only its place in line
+        (answered after the commands before it); the future gives the mode in force once it has taken effect."""
+        if mode is self._modes.target:
+            return self.queue.submit(self._current)
+        return self.switch(mode, reason)
+
     async def change_standalone(self, **changes: Any) -> StandaloneSettings:
         """Change standalone settings at run time (after earlier commands), re-plan at once; ValueError if invalid."""
 
@@ -118,11 +125,7 @@ class AgentCommands:
             log.warning("operation mode command refused: %s", "; ".join(e.message for e in parsed.errors))
             self._reply(message, parsed.command_id, self._modes.mode, parsed.errors, Reason.INVALID)
         else:
-            future = (
-                self.queue.submit(self._current)  # answered after the commands before it
-                if parsed.operation_mode is self._modes.target
-                else self.switch(parsed.operation_mode, "MQTT command")
-            )
+            future = self.command_mode(parsed.operation_mode, "MQTT command")
 
             def answer(done: asyncio.Future[OperationMode]) -> None:
                 if done.cancelled() or done.exception() is not None:

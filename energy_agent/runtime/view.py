@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from energy_agent import __version__
 from energy_agent.api.devices import DeviceType
-from energy_agent.api.domain import DeviceCapabilities, OperationMode
+from energy_agent.api.domain import DeviceCapabilities, OperationMode, PriceCurve, Schedule
 from energy_agent.api.metrics import Metrics
 from energy_agent.api.planning import Plan
 from energy_agent.config import CoreSettings, StandaloneSettings
@@ -21,6 +21,7 @@ from energy_agent.hems.contracts import CONTRACT_VERSION
 from energy_agent.mqtt.bus import MqttBus
 from energy_agent.prices.board import PriceBoard, PriceHealth
 from energy_agent.prices.health import PriceReport, board_report
+from energy_agent.runtime.command_log import AnsweredCommand, CommandLog
 from energy_agent.runtime.devices import DeviceRuntime
 from energy_agent.runtime.hems_commands import HemsCommands
 from energy_agent.runtime.hems_link import HemsLink
@@ -51,6 +52,8 @@ class DeviceView:
     drifts_repaired: int = 0
     in_sync: bool | None = None
     """Whether the last read-back matched; None for a device that cannot be read back or was not read yet."""
+    schedule: Schedule | None = None
+    """The schedule in force: what the agent wants the device to hold (None: nothing runs)."""
 
     @functools.cached_property
     def status(self) -> dict[str, Any]:
@@ -126,6 +129,15 @@ class AgentView(Protocol):
         """HEMS schedule commands answered so far: `accepted` and `refused`."""
         ...
 
+    @property
+    def price_curve(self) -> PriceCurve | None:
+        """The prices planned on (the last good curve); None before the first."""
+        ...
+
+    def recent_commands(self) -> list[AnsweredCommand]:
+        """The last commands answered (HEMS schedules, mode commands), the newest first."""
+        ...
+
     def devices(self) -> list[DeviceView]:
         """The running devices, sorted by key."""
         ...
@@ -185,6 +197,7 @@ class RuntimeView:
         metrics: Metrics,
         status_of: Callable[[DeviceRuntime], dict[str, Any]],
         started: asyncio.Event,
+        command_log: CommandLog,
     ) -> None:
         self._settings = settings
         self._device_types = device_types
@@ -199,6 +212,7 @@ class RuntimeView:
         self._metrics = metrics
         self._status_of = status_of
         self._started = started
+        self._command_log = command_log
 
     @property
     def started(self) -> asyncio.Event:
@@ -257,6 +271,15 @@ class RuntimeView:
         """HEMS schedule commands answered so far."""
         return {"accepted": self._hems.commands_accepted, "refused": self._hems.commands_refused}
 
+    @property
+    def price_curve(self) -> PriceCurve | None:
+        """The prices planned on."""
+        return self._board.curve
+
+    def recent_commands(self) -> list[AnsweredCommand]:
+        """The last commands answered, the newest first."""
+        return self._command_log.newest_first()
+
     def devices(self) -> list[DeviceView]:
         """The running devices, sorted by key."""
         return [self._device_view(runtime) for _, runtime in sorted(self._runtimes.items())]
@@ -281,6 +304,7 @@ class RuntimeView:
             drifts_found=runtime.drifts_found,
             drifts_repaired=runtime.drifts_repaired,
             in_sync=runtime.in_sync if runtime.held is not None else None,
+            schedule=runtime.schedule,
         )
 
     def pending_device_types(self) -> list[str]:

@@ -16,7 +16,8 @@
 """
 
 from energy_agent.app.plugins import Registry
-from energy_agent.config import CoreSettings, machine_timezone
+from energy_agent.config import CoreSettings
+from energy_agent.machine import machine_timezone
 from energy_agent.runtime.view import AgentView, DeviceView
 from energy_agent.testing.agent import (
     RunningAgent,

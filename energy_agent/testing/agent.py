@@ -20,6 +20,7 @@ from energy_agent.homeassistant.options import config_from_ha_options
 from energy_agent.mqtt.request import send_command
 from energy_agent.runtime.agent import Agent
 from energy_agent.runtime.view import AgentView
+from energy_agent.web.server import WebServer
 
 START_TIMEOUT_S = 10.0
 
@@ -123,6 +124,11 @@ class RunningAgent:
     def status(self, key: str) -> dict[str, Any]:
         """The contract status payload of one device, as the agent would publish it now."""
         return next(device.status for device in self.view.devices() if device.key == key)
+
+    @property
+    def web_url(self) -> str | None:
+        """The address of the agent's web page while it serves one (`web.enabled`); None otherwise."""
+        return next((s.url for s in self._agent.services if isinstance(s, WebServer) and s.url), None)
 
     @property
     def operation_mode(self) -> str:

@@ -1,1 +1,1 @@
-"""HTTP served by the agent: the health endpoint."""
+"""HTTP served by the agent: the health endpoint and the owner's web page."""

@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 from demo_terminal import Terminal, run_printed_line, user_environment
 from rich.console import Console
 
@@ -25,6 +26,14 @@ async def test_demo_runs_and_answers_hems_commands_over_the_embedded_broker() ->
             await asyncio.sleep(0.05)
     text = output.getvalue()
     broker = text.split("--broker ", 1)[1].split()[0]
+    page = re.search(r"The owner's web page: (http://127\.0\.0\.1:\d+/)", text)
+    assert page is not None, text
+    async with aiohttp.ClientSession() as session:
+        html = await fetch(session, page.group(1))
+        plan = json.loads(await fetch(session, page.group(1) + "api/plan"))
+    assert "<svg" in html and 'class="bar selected"' in html  # the demo's plan, drawn in the page itself
+    [chart] = plan["charts"]
+    assert chart["device"] == "charge-amps/1" and chart["source"] == "plan" and chart["slots"]
     host, port = broker.split(":")
     mode = await send_hems_command(
         host,
@@ -54,11 +63,22 @@ async def test_demo_runs_and_answers_hems_commands_over_the_embedded_broker() ->
         timeout_s=5,
     )
     assert answer["accepted"] is True
+    async with aiohttp.ClientSession() as session:  # the page shows the charger live: the command and its effect
+        status = json.loads(await fetch(session, page.group(1) + "api/status"))
+    assert [entry["answer"]["command_id"] for entry in status["commands"]][:2] == ["c1", "m1"]
+    assert status["devices"][0]["status"]["schedule_source"] == "hems"
     summary = await demo
     assert summary["schedule_source"] == "hems"
     assert summary["schedule_writes"] >= 1
     assert [c["command_id"] for c in summary["commands"]][:2] == ["c1", "m1"]
     assert "standalone plan" in output.getvalue()
+
+
+async def fetch(session: aiohttp.ClientSession, url: str) -> str:
+    """The body of a page the demo serves."""
+    async with session.get(url) as response:
+        assert response.status == 200, url
+        return await response.text()
 
 
 async def test_every_line_the_demo_prints_to_try_works_as_printed(tmp_path: Path) -> None:

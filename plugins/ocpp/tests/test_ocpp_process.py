@@ -75,6 +75,7 @@ def agent(broker: Mosquitto, tmp_path: Path) -> Iterator[tuple[AgentProcess, int
         "state_dir": str(tmp_path / "state"),
         "mqtt": {"host": broker.host, "port": broker.port},
         "health": {"port": 0},
+        "web": {"port": 0},
         "ocpp": {
             "listen": {"host": "127.0.0.1", "port": port},
             "charge_points": [charge_point()],

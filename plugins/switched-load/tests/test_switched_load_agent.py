@@ -63,6 +63,7 @@ class LoadWorld:
             "state_dir": str(self.tmp_path / "state"),
             "mqtt": {"host": "127.0.0.1", "port": self.broker.port, "reconnect_min_s": 0.05, "reconnect_max_s": 0.2},
             "health": {"port": 0},
+            "web": {"port": 0},
             "switched_load": {
                 "loads": [
                     {

@@ -27,11 +27,9 @@ from energy_agent.api import SystemClock
 from energy_agent.testing import (
     AgentView,
     EmbeddedBroker,
-    Recorder,
     curve_json,
     machine_timezone,
     plugin_registry,
-    recording,
     running_agent,
     sample_curve,
 )
@@ -45,12 +43,9 @@ STATUS_FIELDS = ("state", "current_power_kw", "session_energy_kwh", "schedule_so
 class DemoView:
     """What the terminal shows; built from the running agent's view and the answers on the broker."""
 
-    def __init__(
-        self, agent: AgentView, broker: str, answers: Recorder, fallback: str, charger: DemoCharger, zone: ZoneInfo
-    ) -> None:
+    def __init__(self, agent: AgentView, broker: str, fallback: str, charger: DemoCharger, zone: ZoneInfo) -> None:
         self.agent = agent
         self.broker = broker
-        self.answers = answers
         self.fallback = fallback
         self.charger = charger
         self.zone = zone
@@ -58,11 +53,7 @@ class DemoView:
     @property
     def commands(self) -> list[dict[str, Any]]:
         """The last HEMS answers, newest first."""
-        found = []
-        for message in reversed(self.answers.messages[-8:]):
-            with contextlib.suppress(ValueError, TypeError):
-                found.append(json.loads(bytes(message.payload)))
-        return found
+        return [entry.answer for entry in self.agent.recent_commands()[:8]]
 
     def render(self) -> Group:
         """The whole screen."""
@@ -156,6 +147,7 @@ async def run_demo(
             "mqtt": {"host": host, "port": port, "protocol": protocol, "client_id": "energy-agent-demo"},
             "prices": {"source": "file", "path": str(prices)},
             "health": {"enabled": False},
+            "web": {"port": 0},
             "chargeamps": section,
         }
         where = f"{host}:{port}"
@@ -172,14 +164,12 @@ async def run_demo(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        answer_topics = ("hems/+/+/schedule/result", "hems/agent/operation_mode/result")
         try:
-            async with (
-                recording(host, port, *answer_topics, protocol=protocol) as answers,
-                running_agent(document, registry=plugin_registry(entry_points=True), clock=clock) as agent,
-            ):
-                view = DemoView(agent.view, where, answers, fallback="none", charger=simulated, zone=zone)
+            async with running_agent(document, registry=plugin_registry(entry_points=True), clock=clock) as agent:
+                view = DemoView(agent.view, where, fallback="none", charger=simulated, zone=zone)
                 # Printed once, unwrapped, above the live view: each line can be copied whole into another terminal.
+                if agent.web_url is not None:
+                    console.print(f"The owner's web page: {agent.web_url}", soft_wrap=True, highlight=False)
                 console.print("Try this in another terminal (each line as it is):", style="bold")
                 for line in try_lines:
                     console.print(line, soft_wrap=True, markup=False, highlight=False)
