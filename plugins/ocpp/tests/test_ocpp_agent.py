@@ -111,11 +111,16 @@ class World:
         """
         for _ in range(max_polls):
             try:
-                await eventually(lambda: condition(self.status(topic)), timeout_s=0.5)
+                # the first status may not be out yet: the charger connects in real time, the poll runs on the clock
+                await eventually(
+                    lambda: bool(self.recorder.payloads(f"{topic}/status")) and condition(self.status(topic)),
+                    timeout_s=0.5,
+                )
                 return self.status(topic)
             except TimeoutError:
                 await self.clock.advance(STATUS_INTERVAL_S)
-        raise AssertionError(f"the status never met the condition; last: {self.status(topic)}")
+        last = self.status(topic) if self.recorder.payloads(f"{topic}/status") else None
+        raise AssertionError(f"the status never met the condition; last: {last}")
 
     def status(self, topic: str = TOPIC) -> dict[str, Any]:
         last: dict[str, Any] = self.recorder.json(f"{topic}/status")[-1]
