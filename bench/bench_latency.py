@@ -56,20 +56,7 @@ async def measure(port: int, workdir: Path, device: str, samples: int, sections:
         try:
             async with asyncio.timeout(30):
                 await listener.online.wait()
-            # the device's command topics are subscribed a little after `online`: retry until one is answered
-            for attempt in range(100):
-                answered = listener.expect(f"warm-{attempt}")
-                await client.publish(set_topic, schedule_command(f"warm-{attempt}", attempt), qos=1)
-                try:
-                    async with asyncio.timeout(0.5):
-                        await answered
-                    break
-                except TimeoutError:
-                    continue
-            else:
-                raise RuntimeError("the agent never answered a command")
-            for index in range(20):  # warm-up, not recorded
-                await command(client, listener, set_topic, f"w{index}", 100 + index)
+            await warm_up(client, listener, set_topic)
             raw: list[float] = []
             commands: list[float] = []
             cpu_before = proc_cpu_s(process.pid)
@@ -90,6 +77,26 @@ async def measure(port: int, workdir: Path, device: str, samples: int, sections:
         "elapsed_s": elapsed,
         "agent_exit_s": exit_s,
     }
+
+
+async def warm_up(client: Any, listener: Listener, set_topic: str) -> None:
+    """Wait until the agent answers a command, then send 20 more, not recorded.
+
+    The device's command topics are subscribed a little after `online`: the first command is retried until one is
+    answered."""
+    for attempt in range(100):
+        answered = listener.expect(f"warm-{attempt}")
+        await client.publish(set_topic, schedule_command(f"warm-{attempt}", attempt), qos=1)
+        try:
+            async with asyncio.timeout(0.5):
+                await answered
+            break
+        except TimeoutError:
+            continue
+    else:
+        raise RuntimeError("the agent never answered a command")
+    for index in range(20):
+        await command(client, listener, set_topic, f"w{index}", 100 + index)
 
 
 async def round_trip(client: Any, listener: Listener, topic: str, key: str) -> float:

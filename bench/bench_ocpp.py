@@ -24,12 +24,21 @@ from bench._common import (
     broker_bench_main,
     mqtt_client,
     proc_cpu_s,
-    schedule_command,
     spawn_agent,
     stop_process,
     unique,
 )
-from bench.bench_latency import CHARGE_POINT, EMAIL, PASSWORD, command, measure, round_trip, simulator, summary
+from bench.bench_latency import (
+    CHARGE_POINT,
+    EMAIL,
+    PASSWORD,
+    command,
+    measure,
+    round_trip,
+    simulator,
+    summary,
+    warm_up,
+)
 from bench.broker import running_broker
 from energy_agent.api.clock import SystemClock
 from energy_agent.testing import free_port
@@ -67,20 +76,7 @@ async def measure_ocpp(port: int, workdir: Path, samples: int) -> dict[str, Any]
                 await charger.wait_connected()
                 while not charger.calls_of("TriggerMessage"):  # set up: limits read, base profile written
                     await asyncio.sleep(0.01)
-                # the device's command topics are subscribed a little after `online`: retry until one is answered
-                for attempt in range(100):
-                    answered = listener.expect(f"warm-{attempt}")
-                    await client.publish(set_topic, schedule_command(f"warm-{attempt}", attempt), qos=1)
-                    try:
-                        async with asyncio.timeout(0.5):
-                            await answered
-                        break
-                    except TimeoutError:
-                        continue
-                else:
-                    raise RuntimeError("the agent never answered a command")
-            for index in range(20):  # warm-up, not recorded
-                await command(client, listener, set_topic, f"w{index}", 100 + index)
+            await warm_up(client, listener, set_topic)
             writes_before = len(charger.calls_of("SetChargingProfile"))
             raw: list[float] = []
             commands: list[float] = []

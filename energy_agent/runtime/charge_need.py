@@ -95,6 +95,8 @@ class ReadyByInputs(NamedTuple):
     energy_needed_kwh: float | None
     power_kw: float | None
     session_energy_kwh: float | None
+    price_threshold_eur_kwh: float | None
+    """The cap: the device's own (`price_cap_eur_kwh` in its options), else `standalone.price_threshold`."""
 
 
 def device_settings(settings: StandaloneSettings, device: Device) -> StandaloneSettings:
@@ -160,4 +162,4 @@ def ready_by_inputs(
         device_power_kw=float(rating) if isinstance(rating, int | float) and rating > 0 else None,
     )
     departure = next_departure(departures, now, zone, own.departure_once)
-    return ReadyByInputs(departure, need.energy_needed_kwh, need.power_kw, session)
+    return ReadyByInputs(departure, need.energy_needed_kwh, need.power_kw, session, own.price_threshold)

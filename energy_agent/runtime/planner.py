@@ -29,7 +29,7 @@ from energy_agent.api.errors import DeviceError
 from energy_agent.api.planning import DEFAULT_STANDALONE_POLICY, Plan, PlanRequest, StandalonePolicy
 from energy_agent.config import StandaloneSettings
 from energy_agent.prices.board import PriceBoard, curve_freshness
-from energy_agent.runtime.charge_need import PLUGGED_STATES, device_settings, ready_by_inputs, session_energy
+from energy_agent.runtime.charge_need import PLUGGED_STATES, ready_by_inputs, session_energy
 from energy_agent.runtime.devices import DeviceRuntime, PlanInfo
 from energy_agent.runtime.events import AgentChanged, DeviceChanged, DeviceOnline, Events
 from energy_agent.runtime.modes import ModeControl
@@ -133,8 +133,6 @@ class StandalonePlanner:
         runtime = self._watched.get(event.key)  # a dict lookup: this runs for every status change of every device
         if runtime is None or runtime.status is None:
             return
-        if not controls_current(runtime.device.capabilities):
-            return  # an on/off load: running is not a car plugged in, and it meters no session
         plugged = runtime.status.state in PLUGGED_STATES
         was = self._plugged.get(runtime.key)
         self._plugged[runtime.key] = plugged
@@ -153,7 +151,9 @@ class StandalonePlanner:
             self._replan_soon("session energy")
 
     def _watch(self, runtime: DeviceRuntime) -> None:
-        if runtime.record.charge_now_since is not None or self._plans_by_energy(runtime):
+        # an on/off load is not watched: running is not a car plugged in, and it meters no session
+        charger = controls_current(runtime.device.capabilities)
+        if charger and (runtime.record.charge_now_since is not None or self._plans_by_energy(runtime)):
             if runtime.key not in self._watched and runtime.status is not None:
                 self._plugged[runtime.key] = runtime.status.state in PLUGGED_STATES
             self._watched[runtime.key] = runtime
@@ -219,7 +219,7 @@ class StandalonePlanner:
             self._planned_session_kwh[runtime.key] = inputs.session_energy_kwh or 0.0
             request = replace(
                 request,
-                price_threshold_eur_kwh=device_settings(params, device).price_threshold,
+                price_threshold_eur_kwh=inputs.price_threshold_eur_kwh,
                 ready_by=inputs.ready_by,
                 energy_needed_kwh=inputs.energy_needed_kwh,
                 power_kw=inputs.power_kw,

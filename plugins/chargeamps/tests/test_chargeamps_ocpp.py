@@ -59,6 +59,7 @@ def agent_config(broker: Mosquitto, tmp_path: Path, port: int) -> dict[str, Any]
         "state_dir": str(tmp_path / "state"),
         "mqtt": {"host": "127.0.0.1", "port": broker.port, "reconnect_min_s": 0.05, "reconnect_max_s": 0.2},
         "health": {"port": 0},
+        "web": {"port": 0},
         "chargeamps": chargeamps_section(port),
     }
 
